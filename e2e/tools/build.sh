@@ -12,7 +12,7 @@ LD="-s -w -X k8s.io/component-base/version.gitVersion=$K8SV -X k8s.io/component-
 # build DIR STAMPNAME BIN PKG [LDFLAGS]: rebuilds when the module's go.sum changed.
 build() {
   local dir=$1 bin=$2 pkg=$3 ld=${4:-"-s -w"}
-  local sum; sum=$( (cat "$here/$dir/go.mod" "$here/$dir/go.sum" 2>/dev/null || true) | sha256sum | cut -c1-16)
+  local sum; sum=$( (cat "$here/$dir"/go.mod "$here/$dir"/go.sum "$here/$dir"/*.go 2>/dev/null || true) | sha256sum | cut -c1-16)
   local stamp="$out/bin/.$bin.$sum"
   if [[ -x "$out/bin/$bin" && -e "$stamp" ]]; then return 0; fi
   local t0=$SECONDS
