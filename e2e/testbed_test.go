@@ -117,6 +117,9 @@ func TestTestbedBundle(t *testing.T) {
 	if err := tb.DumpBundle(ctx, dir); err != nil {
 		t.Fatal(err)
 	}
+	if out := os.Getenv("NETSIM_KUBECTL_FIXTURES"); out != "" {
+		writeKubectlFixtures(t, tb, out)
+	}
 	b, err := bundle.Open(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -168,4 +171,28 @@ func TestTestbedBundle(t *testing.T) {
 	if !listening {
 		t.Errorf("pod1a's sockets show no listener on %s:8080: %v", p.IPs[0], pn.Sockets)
 	}
+}
+
+// writeKubectlFixtures saves real kubectl output from the testbed for the decoder's tests.
+func writeKubectlFixtures(t *testing.T, tb *testbed.Testbed, dir string) {
+	kubectl := func(args ...string) []byte {
+		out, err := tb.Exec(tb.Underlay, "kubectl", append([]string{"--kubeconfig", tb.LocalKubeconfig}, args...)...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	os.MkdirAll(dir, 0o755)
+	files := map[string][]string{
+		"get-all.yaml":          {"get", "pods,services,endpointslices,nodes,namespaces", "-A", "-o", "yaml"},
+		"get-pods.json":         {"get", "pods", "-A", "-o", "json"},
+		"get-svc-echo.yaml":     {"get", "service", "echo", "-o", "yaml"},
+		"cluster-info-dump.txt": {"cluster-info", "dump", "--all-namespaces"},
+	}
+	for name, args := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), kubectl(args...), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	kubectl("cluster-info", "dump", "--all-namespaces", "--output-directory", filepath.Join(dir, "cluster-info-dump"))
 }

@@ -71,8 +71,9 @@ type Testbed struct {
 	Nodes    []*Node
 	Pods     []*Pod
 	Client   *kubernetes.Clientset
-	// NodeKubeconfig reaches the API server from inside a node namespace.
-	NodeKubeconfig string
+	// NodeKubeconfig reaches the API server from inside a node namespace; LocalKubeconfig
+	// from inside the underlay namespace (where the API server runs).
+	NodeKubeconfig, LocalKubeconfig string
 
 	procs []*proc
 	netns []string
@@ -346,6 +347,7 @@ func (tb *Testbed) controlPlane(ctx context.Context) error {
 		return err
 	}
 	local := filepath.Join(tb.Work, "local.kubeconfig")
+	tb.LocalKubeconfig = local
 	if err := tb.kubeconfig(local, "https://127.0.0.1:6443"); err != nil {
 		return err
 	}

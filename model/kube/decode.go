@@ -347,18 +347,29 @@ func splitYAML(f *source.File) ([]rawObject, []error) {
 	var doc []string
 	flush := func(endLine int) {
 		text := strings.Join(doc, "\n")
+		base, start := docStart, docStart
+		// Cite the document's first line of content, not a leading comment.
+		for i, l := range doc {
+			if t := strings.TrimSpace(l); t != "" && !strings.HasPrefix(t, "#") {
+				start = docStart + i
+				break
+			}
+		}
 		doc = doc[:0]
-		start := docStart
 		docStart = endLine + 1
 		if strings.TrimSpace(stripYAMLComments(text)) == "" {
 			return
 		}
 		js, err := yaml.YAMLToJSON([]byte(text))
 		if err != nil {
-			errs = append(errs, source.Errorf(f.Pos(start+yamlErrLine(err)-1), "malformed YAML: %s", yamlErrMsg(err)))
+			errs = append(errs, source.Errorf(f.Pos(base+yamlErrLine(err)-1), "malformed YAML: %s", yamlErrMsg(err)))
 			return
 		}
 		if bytes.Equal(js, []byte("null")) {
+			return
+		}
+		if bytes.HasPrefix(bytes.TrimSpace(js), []byte("[")) {
+			errs = append(errs, source.Errorf(f.Pos(start), "a YAML sequence at the top level (want a Kubernetes object or List)"))
 			return
 		}
 		var tm typeMeta
@@ -377,10 +388,6 @@ func splitYAML(f *source.File) ([]rawObject, []error) {
 			for i, it := range items {
 				out = append(out, rawObject{data: it, pos: f.Pos(lines[i]), listGVK: implied, fromYAML: true})
 			}
-			return
-		}
-		if tm.Kind == "" && string(tm.Items) == "" && bytes.HasPrefix(bytes.TrimSpace(js), []byte("[")) {
-			errs = append(errs, source.Errorf(f.Pos(start), "a YAML sequence at the top level (want a Kubernetes object or List)"))
 			return
 		}
 		out = append(out, rawObject{data: js, pos: f.Pos(start), fromYAML: true})
