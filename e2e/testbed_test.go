@@ -120,6 +120,9 @@ func TestTestbedBundle(t *testing.T) {
 	if out := os.Getenv("NETSIM_KUBECTL_FIXTURES"); out != "" {
 		writeKubectlFixtures(t, tb, out)
 	}
+	if out := os.Getenv("NETSIM_TICKET_OUT"); out != "" {
+		writeTicket(t, tb, out)
+	}
 	b, err := bundle.Open(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -195,4 +198,55 @@ func writeKubectlFixtures(t *testing.T, tb *testbed.Testbed, dir string) {
 		}
 	}
 	kubectl("cluster-info", "dump", "--all-namespaces", "--output-directory", filepath.Join(dir, "cluster-info-dump"))
+}
+
+// writeTicket saves what a support ticket typically carries, in the plain forms people
+// paste: kubectl output, and per node the text forms of ip, iptables -S/-L, nft, ss,
+// sysctl, in folders named by the person (not by netsim's layout).
+func writeTicket(t *testing.T, tb *testbed.Testbed, dir string) {
+	os.RemoveAll(dir)
+	write := func(rel string, data []byte) {
+		p := filepath.Join(dir, rel)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	run := func(netns string, args ...string) []byte {
+		out, err := tb.Exec(netns, args[0], args[1:]...)
+		if err != nil && args[0] != "sysctl" {
+			t.Fatal(err)
+		}
+		return out
+	}
+	kubectl := append([]string{"kubectl", "--kubeconfig", tb.LocalKubeconfig}, "get", "pods,services,endpointslices,nodes,namespaces", "-A", "-o", "yaml")
+	write("kubectl-get-all.yaml", run(tb.Underlay, kubectl...))
+	for i, n := range tb.Nodes {
+		// node1's files sit in a folder named after it; node2's in one named by its address.
+		folder := n.Name
+		if i == 1 {
+			folder = "worker-b"
+		}
+		write(folder+"/ip-addr.txt", run(n.NetNS, "ip", "addr"))
+		write(folder+"/ip-route.txt", run(n.NetNS, "ip", "route", "show", "table", "all"))
+		write(folder+"/ip-rule.txt", run(n.NetNS, "ip", "rule"))
+		write(folder+"/ip-neigh.txt", run(n.NetNS, "ip", "neigh"))
+		write(folder+"/sysctl-a.txt", run(n.NetNS, "sysctl", "-a"))
+		write(folder+"/ss.txt", run(n.NetNS, "ss", "-tuanp"))
+		filter := run(n.NetNS, "iptables", "-S")
+		nat := run(n.NetNS, "iptables", "-t", "nat", "-S")
+		write(folder+"/iptables-S.txt", append(filter, nat...))
+		write(folder+"/iptables-L.txt", run(n.NetNS, "iptables", "-L", "-n", "-v"))
+		write(folder+"/nft-ruleset.txt", run(n.NetNS, "nft", "list", "ruleset"))
+		write(folder+"/ipset.txt", run(n.NetNS, "ipset", "save"))
+	}
+	// One pod's namespace, in a folder named by neither pod nor node: its address places it.
+	for _, p := range tb.Pods {
+		if p.Name == "pod1a" {
+			write("from-the-pod/ip-a.txt", run(p.NetNS, "ip", "addr"))
+			write("from-the-pod/ip-r.txt", run(p.NetNS, "ip", "route"))
+			write("from-the-pod/ss-lnt.txt", run(p.NetNS, "ss", "-lnt"))
+		}
+	}
+	write("notes.md", []byte("# ticket 4711\npod1b cannot reach echo\n"))
 }

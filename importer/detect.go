@@ -1,0 +1,323 @@
+// Package importer builds a bundle from the loose files attached to a support ticket:
+// it recognises each file by its content, converts the forms netsim reads in another
+// shape, assigns node dumps to nodes, and says for every file what it did with it.
+package importer
+
+import (
+	"bytes"
+	"encoding/json"
+	"path"
+	"regexp"
+	"strings"
+
+	"github.com/netsim/netsim/model/iproute"
+	"github.com/netsim/netsim/model/source"
+)
+
+// Kind is what a file was recognised as.
+type Kind string
+
+// The kinds of file import recognises.
+const (
+	KindUnknown       Kind = ""
+	KindEmpty         Kind = "empty file"
+	KindKube          Kind = "kubernetes objects"
+	KindClusterDump   Kind = "kubectl cluster-info dump"
+	KindManifest      Kind = "netsim manifest"
+	KindCollect       Kind = "netsim collect.yaml"
+	KindIPTablesSave  Kind = "iptables-save"
+	KindIP6TablesSave Kind = "ip6tables-save"
+	KindIPTablesS     Kind = "iptables -S"
+	KindIP6TablesS    Kind = "ip6tables -S"
+	KindIPTablesList  Kind = "iptables -L -n -v"
+	KindIPSet         Kind = "ipset save"
+	KindNFTJSON       Kind = "nft -j list ruleset"
+	KindNFTText       Kind = "nft list ruleset"
+	KindIPVSSave      Kind = "ipvsadm -Sn"
+	KindIPVSList      Kind = "ipvsadm -Ln"
+	KindIPVSStats     Kind = "ipvsadm -Ln --stats/--rate"
+	KindAddrJSON      Kind = "ip -j addr"
+	KindLinkJSON      Kind = "ip -j link"
+	KindRouteJSON     Kind = "ip -j route"
+	KindRuleJSON      Kind = "ip -j rule"
+	KindNeighJSON     Kind = "ip -j neigh"
+	KindAddrText      Kind = "ip addr"
+	KindLinkText      Kind = "ip link"
+	KindRouteText     Kind = "ip route"
+	KindRuleText      Kind = "ip rule"
+	KindNeighText     Kind = "ip neigh"
+	KindSysctl        Kind = "sysctl -a"
+	KindSockets       Kind = "ss"
+	KindContainerLog  Kind = "container log"
+)
+
+// nodeKinds are per-node (or per-pod-namespace) dumps, and the bundle file each becomes.
+var nodeKinds = map[Kind]string{
+	KindCollect:       "collect.yaml",
+	KindIPTablesSave:  "iptables-save.txt",
+	KindIP6TablesSave: "ip6tables-save.txt",
+	KindIPTablesS:     "iptables-save.txt",
+	KindIP6TablesS:    "ip6tables-save.txt",
+	KindIPTablesList:  "iptables-list.txt",
+	KindIPSet:         "ipset.txt",
+	KindNFTJSON:       "nft.json",
+	KindNFTText:       "nft.txt",
+	KindIPVSSave:      "ipvs.txt",
+	KindIPVSList:      "ipvs.txt",
+	KindIPVSStats:     "ipvs-list.txt",
+	KindAddrJSON:      "addr.json",
+	KindLinkJSON:      "link.json",
+	KindRouteJSON:     "route.json",
+	KindRuleJSON:      "rule.json",
+	KindNeighJSON:     "neigh.json",
+	KindAddrText:      "addr.txt",
+	KindLinkText:      "link.txt",
+	KindRouteText:     "route.txt",
+	KindRuleText:      "rule.txt",
+	KindNeighText:     "neigh.txt",
+	KindSysctl:        "sysctl.txt",
+	KindSockets:       "sockets.txt",
+}
+
+// unevaluated explains the kinds that are kept in the bundle but that no engine reads.
+var unevaluated = map[Kind]string{
+	KindIPTablesList: "kept for reading, not evaluated: the listing form drops match details; attach `iptables-save`",
+	KindNFTText:      "kept for reading, not evaluated: attach `nft -j list ruleset` (JSON)",
+	KindIPVSStats:    "kept for reading, not evaluated: the statistics form lacks forwarding method and weight; attach `ipvsadm -Sn`",
+}
+
+var (
+	reLinkHeader = regexp.MustCompile(`^\d+: [^\s:]+(@[^\s:]+)?: <`)
+	reRuleLine   = regexp.MustCompile(`^\d+:\s+(not\s+)?from\s`)
+	reSysctl     = regexp.MustCompile(`^[A-Za-z0-9_.\-/]+\s*=\s?`)
+	reNFTTable   = regexp.MustCompile(`^table (ip|ip6|inet|arp|bridge|netdev) \S+ \{`)
+	reIPVSSave   = regexp.MustCompile(`^-[Aa] -[tuf] `)
+	reIPTablesS  = regexp.MustCompile(`^-[PNA] \S+`)
+	reKubeYAML   = regexp.MustCompile(`(?m)^(apiVersion|kind):\s*\S`)
+)
+
+// meaningfulLines returns up to n lines that are not blank or comments.
+func meaningfulLines(data []byte, n int) []string {
+	var out []string
+	for _, l := range strings.Split(string(data), "\n") {
+		t := strings.TrimSpace(l)
+		if t == "" || strings.HasPrefix(t, "#") {
+			continue
+		}
+		out = append(out, strings.TrimRight(l, "\r"))
+		if len(out) == n {
+			break
+		}
+	}
+	return out
+}
+
+// Detect recognises a file by its content; the name only breaks ties that content cannot
+// (an empty JSON array, IPv4 versus IPv6 rules that name no address).
+func Detect(name string, data []byte) Kind {
+	trimmed := bytes.TrimSpace(data)
+	base := path.Base(name)
+	if len(trimmed) == 0 {
+		// An empty `ipset save` or `ipvsadm -Sn` says "none": only the name can tell.
+		switch {
+		case strings.HasPrefix(base, "ipset"):
+			return KindIPSet
+		case strings.HasPrefix(base, "ipvs"):
+			return KindIPVSSave
+		}
+		return KindEmpty
+	}
+	if base == "collect.yaml" {
+		return KindCollect
+	}
+	if trimmed[0] == '{' || trimmed[0] == '[' {
+		return detectJSON(base, trimmed)
+	}
+	text := string(trimmed)
+	lines := meaningfulLines(trimmed, 40)
+	first := ""
+	if len(lines) > 0 {
+		first = strings.TrimSpace(lines[0])
+	}
+	switch {
+	case strings.HasPrefix(text, "format: netsim-bundle/"):
+		return KindManifest
+	case strings.Contains(text, "# Generated by ip6tables-save"):
+		return KindIP6TablesSave
+	case strings.Contains(text, "# Generated by iptables-save") || regexp.MustCompile(`^\*(filter|nat|mangle|raw|security)$`).MatchString(first):
+		if looksV6Rules(text, base) {
+			return KindIP6TablesSave
+		}
+		return KindIPTablesSave
+	case strings.HasPrefix(first, "IP Virtual Server version") || strings.HasPrefix(first, "Prot LocalAddress:Port"):
+		if strings.Contains(text, "Conns") || strings.Contains(text, "CPS") {
+			return KindIPVSStats
+		}
+		return KindIPVSList
+	case reIPVSSave.MatchString(first):
+		return KindIPVSSave
+	case reIPTablesS.MatchString(first):
+		if looksV6Rules(text, base) {
+			return KindIP6TablesS
+		}
+		return KindIPTablesS
+	case strings.HasPrefix(first, "Chain ") && (strings.Contains(first, "(policy") || strings.Contains(first, "references)")):
+		return KindIPTablesList
+	case strings.HasPrefix(first, "create "):
+		return KindIPSet
+	case reNFTTable.MatchString(first):
+		return KindNFTText
+	case reLinkHeader.MatchString(first):
+		if regexp.MustCompile(`(?m)^\s+inet6? `).MatchString(text) {
+			return KindAddrText
+		}
+		return KindLinkText
+	case reRuleLine.MatchString(first):
+		return KindRuleText
+	case strings.HasPrefix(first, "Netid ") || strings.HasPrefix(first, "State ") && strings.Contains(first, "Recv-Q"):
+		return KindSockets
+	case isSSLine(first):
+		return KindSockets
+	case reKubeYAML.MatchString(text) && strings.Contains(text, "kind:"):
+		return KindKube
+	case strings.HasPrefix(first, "==== START logs for"):
+		return KindContainerLog
+	}
+	if k := detectRouteOrNeigh(trimmed); k != KindUnknown {
+		return k
+	}
+	if sysctlShare(lines) {
+		return KindSysctl
+	}
+	return KindUnknown
+}
+
+func isSSLine(line string) bool {
+	f := strings.Fields(line)
+	if len(f) < 6 {
+		return false
+	}
+	switch f[0] {
+	case "tcp", "udp", "sctp", "raw", "u_str", "u_dgr", "u_seq", "nl", "p_raw", "p_dgr", "mptcp":
+		return f[1] == "LISTEN" || f[1] == "UNCONN" || f[1] == "ESTAB" || strings.Contains(f[1], "-")
+	case "LISTEN", "UNCONN", "ESTAB":
+		return true
+	}
+	return false
+}
+
+func sysctlShare(lines []string) bool {
+	if len(lines) == 0 {
+		return false
+	}
+	n := 0
+	for _, l := range lines {
+		if reSysctl.MatchString(l) && strings.Contains(l, ".") {
+			n++
+		}
+	}
+	return n*10 >= len(lines)*9
+}
+
+// looksV6Rules decides the family of iptables rules: by their addresses, else by the name.
+func looksV6Rules(text, base string) bool {
+	for _, l := range strings.Split(text, "\n") {
+		for _, flag := range []string{" -s ", " -d ", " --to-destination ", " --to-source "} {
+			if i := strings.Index(l, flag); i >= 0 {
+				rest := strings.Fields(l[i+len(flag):])
+				if len(rest) > 0 {
+					addr := strings.TrimPrefix(rest[0], "!")
+					return strings.Contains(addr, ":") && !strings.Contains(addr, ".")
+				}
+			}
+		}
+	}
+	return strings.Contains(base, "ip6") || strings.Contains(base, "v6")
+}
+
+// detectRouteOrNeigh recognises ip route and ip neigh text by their first line, so that a
+// file with a bad line further down is still recognised, and then reported at that line.
+func detectRouteOrNeigh(data []byte) Kind {
+	lines := meaningfulLines(data, 1)
+	if len(lines) == 0 {
+		return KindUnknown
+	}
+	first := source.NewFile("detect", []byte(lines[0]))
+	if strings.Contains(lines[0], " lladdr ") || regexp.MustCompile(`\s(REACHABLE|STALE|DELAY|PROBE|FAILED|INCOMPLETE|PERMANENT|NOARP)\s*$`).MatchString(lines[0]) {
+		if _, err := iproute.ParseNeighText(first); err == nil {
+			return KindNeighText
+		}
+		return KindUnknown
+	}
+	fields := strings.Fields(lines[0])
+	// A route line names a destination and at least one of the attributes below.
+	if len(fields) < 2 || !regexp.MustCompile(` (dev|via|proto|scope|table|metric|nexthop) `).MatchString(" "+strings.Join(fields, " ")+" ") && !isRouteType(fields[0]) {
+		return KindUnknown
+	}
+	if _, err := iproute.ParseRoutesText(first, 0); err == nil {
+		return KindRouteText
+	}
+	return KindUnknown
+}
+
+func isRouteType(w string) bool {
+	switch w {
+	case "local", "broadcast", "multicast", "anycast", "blackhole", "unreachable", "prohibit", "throw", "unicast", "default":
+		return true
+	}
+	return false
+}
+
+func detectJSON(base string, data []byte) Kind {
+	if data[0] == '{' {
+		var probe map[string]json.RawMessage
+		dec := json.NewDecoder(bytes.NewReader(data))
+		if err := dec.Decode(&probe); err != nil {
+			return KindUnknown
+		}
+		if _, ok := probe["nftables"]; ok {
+			return KindNFTJSON
+		}
+		if _, ok := probe["kind"]; ok {
+			if dec.More() || bytes.Contains(data, []byte("\n==== START logs for")) {
+				return KindClusterDump
+			}
+			return KindKube
+		}
+		if _, ok := probe["apiVersion"]; ok {
+			return KindKube
+		}
+		return KindUnknown
+	}
+	var arr []map[string]json.RawMessage
+	if err := json.Unmarshal(data, &arr); err != nil {
+		// An array of non-objects, or a stream of several values.
+		return KindUnknown
+	}
+	if len(arr) == 0 {
+		// An empty `ip -j` listing: only the name can say which.
+		for prefix, k := range map[string]Kind{"addr": KindAddrJSON, "link": KindLinkJSON, "route": KindRouteJSON, "rule": KindRuleJSON, "neigh": KindNeighJSON} {
+			if strings.HasPrefix(base, prefix) {
+				return k
+			}
+		}
+		return KindEmpty
+	}
+	e := arr[0]
+	has := func(k string) bool { _, ok := e[k]; return ok }
+	switch {
+	case has("apiVersion") && has("kind"):
+		return KindKube
+	case has("ifname") && has("addr_info"):
+		return KindAddrJSON
+	case has("ifname"):
+		return KindLinkJSON
+	case has("priority") && (has("src") || has("table") || has("action")):
+		return KindRuleJSON
+	case has("dst") && (has("lladdr") || has("state")):
+		return KindNeighJSON
+	case has("dst"):
+		return KindRouteJSON
+	}
+	return KindUnknown
+}
