@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"path/filepath"
 	"sort"
 	"strings"
 
@@ -98,6 +99,8 @@ func (b *Bundle) readManifest() error {
 	f, err := b.ReadFile(ManifestName)
 	switch {
 	case err == nil:
+		// The manifest is the bundle's entry point: its errors name the bundle's path too.
+		f.Name = path.Join(filepath.ToSlash(b.Path), ManifestName)
 		m, err := ParseManifest(f)
 		if err != nil {
 			return err

@@ -168,18 +168,18 @@ func TestDirBundleSymlinkOut(t *testing.T) {
 
 func TestManifestErrors(t *testing.T) {
 	cases := map[string]string{
-		"cluster: x\n":                              "manifest.yaml:1: no format",
-		"format: netsim-bundle/v9\n":                "manifest.yaml:1: format \"netsim-bundle/v9\" is not supported",
-		"format: netsim-bundle/v1\nsource: magic\n": "manifest.yaml:2: source \"magic\"",
-		"format: netsim-bundle/v1\nbogus: 1\n":      "manifest.yaml:2: field bogus not found",
-		"format: [\n":                               "manifest.yaml:",
-		"format: netsim-bundle/v1\ngaps: 3\n":       "manifest.yaml:2:",
+		"cluster: x\n":                              "/manifest.yaml:1: no format",
+		"format: netsim-bundle/v9\n":                "/manifest.yaml:1: format \"netsim-bundle/v9\" is not supported",
+		"format: netsim-bundle/v1\nsource: magic\n": "/manifest.yaml:2: source \"magic\"",
+		"format: netsim-bundle/v1\nbogus: 1\n":      "/manifest.yaml:2: field bogus not found",
+		"format: [\n": "/manifest.yaml:2:",
+		"format: netsim-bundle/v1\ngaps: 3\n":       "/manifest.yaml:2:",
 	}
 	for in, want := range cases {
 		dir := t.TempDir()
 		os.WriteFile(filepath.Join(dir, ManifestName), []byte(in), 0o644)
 		_, err := Open(dir)
-		if err == nil || !strings.HasPrefix(err.Error(), want) {
+		if err == nil || !strings.HasPrefix(err.Error(), dir+want) {
 			t.Errorf("%q: err = %v, want prefix %q", in, err, want)
 		}
 	}

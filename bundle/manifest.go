@@ -88,6 +88,11 @@ func yamlError(f *source.File, err error) error {
 	msg := err.Error()
 	var line int
 	if _, scanErr := fmt.Sscanf(msg, "yaml: line %d:", &line); scanErr == nil {
+		// yaml.v3 numbers parser errors ("did not find expected ...") from 0 and scanner
+		// errors from 1.
+		if strings.Contains(msg, "did not find expected") {
+			line++
+		}
 		rest := msg[strings.Index(msg, ":")+1:]
 		rest = strings.TrimSpace(rest[strings.Index(rest, ":")+1:])
 		return source.Errorf(f.Pos(line), "%s", rest)

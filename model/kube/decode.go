@@ -155,8 +155,41 @@ func (r rawObject) errorf(f *source.File, err error, format string, args ...any)
 		if off >= 0 {
 			pos = f.PosAt(r.fileOffset + off)
 		}
+	} else {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) && te.Field != "" {
+			pos = yamlFieldLine(f, r.pos, te.Field)
+		}
 	}
 	return source.Errorf(pos, format, args...)
+}
+
+// yamlFieldLine finds the line of a field (a dotted JSON path such as spec.podCIDRs) in
+// the YAML object that starts at start: JSON converted from YAML has no offsets to use.
+// It walks the path's keys in order, each at a deeper indentation than the last.
+func yamlFieldLine(f *source.File, start source.Pos, field string) source.Pos {
+	keys := strings.Split(field, ".")
+	ln, indent := start.Line, -1
+	for _, key := range keys {
+		found := false
+		for n := ln; n <= f.LineCount(); n++ {
+			text := f.Line(n)
+			if n > start.Line && isDocSeparator(text) {
+				return start
+			}
+			trim := strings.TrimLeft(text, " ")
+			ind := len(text) - len(trim)
+			trim = strings.TrimPrefix(trim, "- ")
+			if ind > indent && (strings.HasPrefix(trim, key+":") || strings.HasPrefix(trim, `"`+key+`":`)) {
+				ln, indent, found = n, ind, true
+				break
+			}
+		}
+		if !found {
+			return start
+		}
+	}
+	return f.Pos(ln)
 }
 
 func cleanJSONError(err error) string {

@@ -171,7 +171,7 @@ spec:
 func TestDecodeErrors(t *testing.T) {
 	cases := []struct{ name, data, want string }{
 		{"bad.yaml", "apiVersion: v1\nkind: Pod\nmetadata:\n  name: [unclosed\n", "bad.yaml:4: malformed YAML"},
-		{"bad.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: a}\n---\napiVersion: v1\nkind: Pod\nspec:\n  containers: 7\n", "bad.yaml:5: Pod: cannot unmarshal number"},
+		{"bad.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: a}\n---\napiVersion: v1\nkind: Pod\nspec:\n  containers: 7\n", "bad.yaml:8: Pod: cannot unmarshal number"},
 		{"nokind.yaml", "apiVersion: v1\nmetadata: {name: a}\n", "nokind.yaml:1: object has no kind"},
 		{"noversion.yaml", "kind: Pod\nmetadata: {name: a}\n", "noversion.yaml:1: Pod has no apiVersion"},
 		{"bad.json", "{\"apiVersion\":\"v1\",\n\"kind\":\"Pod\",\n\"metadata\":{\"name\": }}", "bad.json:3: malformed JSON"},
@@ -209,5 +209,13 @@ func TestYAMLErrorAfterComment(t *testing.T) {
 	_, errs := Decode(source.NewFile("c.yaml", []byte("# header\n# more\napiVersion: v1\nkind: Pod\nmetadata:\n  name: [x\n")))
 	if len(errs) == 0 || !strings.HasPrefix(errs[0].Error(), "c.yaml:6: malformed YAML") {
 		t.Errorf("errors %v, want c.yaml:6", errs)
+	}
+}
+
+func TestYAMLTypeErrorLine(t *testing.T) {
+	doc := "apiVersion: v1\nkind: Node\nmetadata:\n  name: node1\nspec:\n  podCIDR: 10.244.1.0/24\n  podCIDRs: 10.244.1.0/24\n"
+	_, errs := Decode(source.NewFile("n.yaml", []byte(doc)))
+	if len(errs) == 0 || !strings.HasPrefix(errs[0].Error(), "n.yaml:7: Node: cannot unmarshal string") {
+		t.Errorf("errors %v, want n.yaml:7", errs)
 	}
 }
