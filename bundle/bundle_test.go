@@ -172,7 +172,7 @@ func TestManifestErrors(t *testing.T) {
 		"format: netsim-bundle/v9\n":                "/manifest.yaml:1: format \"netsim-bundle/v9\" is not supported",
 		"format: netsim-bundle/v1\nsource: magic\n": "/manifest.yaml:2: source \"magic\"",
 		"format: netsim-bundle/v1\nbogus: 1\n":      "/manifest.yaml:2: field bogus not found",
-		"format: [\n": "/manifest.yaml:2:",
+		"format: [\n":                               "/manifest.yaml:2:",
 		"format: netsim-bundle/v1\ngaps: 3\n":       "/manifest.yaml:2:",
 	}
 	for in, want := range cases {

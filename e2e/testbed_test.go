@@ -31,6 +31,9 @@ func toolsDir() string {
 // each node) and three Services, and registers its teardown.
 func upTestbed(t *testing.T, mode string) *testbed.Testbed {
 	t.Helper()
+	if os.Getenv("NETSIM_SKIP_E2E") != "" {
+		t.Skip("skipping the real-dataplane test: NETSIM_SKIP_E2E is set")
+	}
 	if err := testbed.Preflight(toolsDir()); err != nil {
 		t.Skipf("skipping the real-dataplane test: %v", err)
 	}

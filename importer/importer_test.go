@@ -117,7 +117,7 @@ func TestImportMalformed(t *testing.T) {
 	}
 	notes := table(res)
 	for _, want := range []string{
-		"objs.yaml:6: Pod: cannot unmarshal number",
+		"objs.yaml:9: Pod: field spec.containers: cannot unmarshal JSON number",
 		"node1/route.txt:2: route 10.1.0.0/16: via \"nonsense\"",
 		"node1/ipt.txt:5: want an iptables -S line",
 	} {

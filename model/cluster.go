@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"path"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -48,7 +49,9 @@ type Cluster struct {
 	// later analyses: DaemonSets show which CNI and policy enforcer run).
 	Others []kube.Object
 
-	// Problems are malformed files and objects (Lenient), and duplicates (always).
+	// Problems are malformed files and objects (Lenient), and, always, objects that
+	// contradict each other or hold values no API server would accept (duplicates, node
+	// ports used twice, addresses that do not parse). They never stop a load.
 	Problems []error
 	// Skipped lists files under cluster/ that are not object files.
 	Skipped []string
@@ -85,25 +88,52 @@ func Load(b *bundle.Bundle, opts Options) (*Cluster, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: listing cluster/: %v", b.Path, err)
 	}
+	// Files are read and decoded in parallel, then added in bundle order, so that which
+	// of two duplicates wins does not depend on timing.
+	type decoded struct {
+		objs []kube.Object
+		errs []error
+		err  error
+	}
+	results := make([]decoded, len(files))
+	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	var wg sync.WaitGroup
+	for i, name := range files {
+		ext := strings.ToLower(path.Ext(name))
+		if ext != ".yaml" && ext != ".yml" && ext != ".json" {
+			continue
+		}
+		wg.Add(1)
+		sem <- struct{}{}
+		go func(i int, name string) {
+			defer func() { <-sem; wg.Done() }()
+			f, err := b.ReadFile(name)
+			if err != nil {
+				results[i].err = err
+				return
+			}
+			results[i].objs, results[i].errs = kube.Decode(f)
+		}(i, name)
+	}
+	wg.Wait()
 	seen := map[string]source.Pos{}
-	for _, name := range files {
+	for i, name := range files {
 		ext := strings.ToLower(path.Ext(name))
 		if ext != ".yaml" && ext != ".yml" && ext != ".json" {
 			c.Skipped = append(c.Skipped, name)
 			continue
 		}
-		f, err := b.ReadFile(name)
-		if err != nil {
-			return nil, err
+		r := results[i]
+		if r.err != nil {
+			return nil, r.err
 		}
-		objs, errs := kube.Decode(f)
-		if len(errs) > 0 {
+		if len(r.errs) > 0 {
 			if !opts.Lenient {
-				return nil, joinErrs(errs)
+				return nil, joinErrs(r.errs)
 			}
-			c.Problems = append(c.Problems, errs...)
+			c.Problems = append(c.Problems, r.errs...)
 		}
-		for _, o := range objs {
+		for _, o := range r.objs {
 			key := objectKey(o)
 			if first, dup := seen[key]; dup {
 				c.Problems = append(c.Problems, source.Errorf(o.Pos, "%s is also at %s; the first is used", key, first))
@@ -113,9 +143,7 @@ func Load(b *bundle.Bundle, opts Options) (*Cluster, error) {
 			c.add(o)
 		}
 	}
-	if err := c.index(opts); err != nil {
-		return nil, err
-	}
+	c.index()
 	return c, nil
 }
 
@@ -185,7 +213,7 @@ func parseIP(s string, pos source.Pos, what string, problems *[]error) (netip.Ad
 	return a.Unmap(), true
 }
 
-func (c *Cluster) index(opts Options) error {
+func (c *Cluster) index() {
 	var probs []error
 	c.podByKey = make(map[string]*Pod, len(c.Pods))
 	c.podsByIP = make(map[netip.Addr][]*Pod, len(c.Pods))
@@ -296,13 +324,9 @@ func (c *Cluster) index(opts Options) error {
 	for _, ns := range c.Namespaces {
 		c.nsByName[ns.Name] = ns
 	}
-	if len(probs) > 0 {
-		if !opts.Lenient {
-			return joinErrs(probs)
-		}
-		c.Problems = append(c.Problems, probs...)
-	}
-	return nil
+	// These are inconsistencies between objects that each decoded fine (an API server
+	// would have refused them): they are reported, and never stop a load.
+	c.Problems = append(c.Problems, probs...)
 }
 
 // Pod returns the pod namespace/name.

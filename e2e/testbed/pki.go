@@ -17,10 +17,10 @@ import (
 
 // pki is the certificates a throwaway control plane needs, written under dir.
 type pki struct {
-	dir                                    string
-	caCert, serverCert, serverKey          string
-	adminCert, adminKey, saPub, saKey      string
-	caPEM, adminCertPEM, adminKeyPEM       []byte
+	dir                               string
+	caCert, serverCert, serverKey     string
+	adminCert, adminKey, saPub, saKey string
+	caPEM, adminCertPEM, adminKeyPEM  []byte
 }
 
 func writePEM(path, typ string, der []byte) ([]byte, error) {

@@ -330,7 +330,7 @@ func (tb *Testbed) kubeconfig(path, server string) error {
 // RESTConfig returns a client configuration that reaches the API server from the host.
 func (tb *Testbed) RESTConfig() *rest.Config {
 	return &rest.Config{
-		Host: "https://" + apiserverAddr + ":6443",
+		Host:            "https://" + apiserverAddr + ":6443",
 		TLSClientConfig: rest.TLSClientConfig{CAData: tb.pki.caPEM, CertData: tb.pki.adminCertPEM, KeyData: tb.pki.adminKeyPEM},
 		Dial:            dialInNetNS("/var/run/netns/" + tb.Underlay),
 		QPS:             200, Burst: 400,

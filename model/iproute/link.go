@@ -74,17 +74,17 @@ type jsonAddrInfo struct {
 }
 
 type jsonLink struct {
-	IfIndex     int            `json:"ifindex"`
-	IfName      string         `json:"ifname"`
-	Link        string         `json:"link"`
-	LinkIndex   int            `json:"link_index"`
-	LinkNetNSID *int           `json:"link_netnsid"`
-	Flags       []string       `json:"flags"`
-	MTU         int            `json:"mtu"`
-	Master      string         `json:"master"`
-	OperState   string         `json:"operstate"`
-	LinkType    string         `json:"link_type"`
-	Address     string         `json:"address"`
+	IfIndex     int               `json:"ifindex"`
+	IfName      string            `json:"ifname"`
+	Link        string            `json:"link"`
+	LinkIndex   int               `json:"link_index"`
+	LinkNetNSID *int              `json:"link_netnsid"`
+	Flags       []string          `json:"flags"`
+	MTU         int               `json:"mtu"`
+	Master      string            `json:"master"`
+	OperState   string            `json:"operstate"`
+	LinkType    string            `json:"link_type"`
+	Address     string            `json:"address"`
 	AddrInfo    []json.RawMessage `json:"addr_info"`
 	LinkInfo    *struct {
 		InfoKind      string          `json:"info_kind"`

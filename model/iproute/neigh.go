@@ -29,10 +29,10 @@ func (n *Neigh) Usable() bool {
 }
 
 type jsonNeigh struct {
-	Dst    string           `json:"dst"`
-	Dev    string           `json:"dev"`
-	LLAddr string           `json:"lladdr"`
-	State  []string         `json:"state"`
+	Dst    string   `json:"dst"`
+	Dev    string   `json:"dev"`
+	LLAddr string   `json:"lladdr"`
+	State  []string `json:"state"`
 }
 
 // ParseNeighJSON decodes `ip -j neigh`.

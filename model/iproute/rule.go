@@ -36,25 +36,25 @@ type Rule struct {
 }
 
 type jsonRule struct {
-	Priority          int              `json:"priority"`
-	Src               string           `json:"src"`
-	SrcLen            *int             `json:"srclen"`
-	Dst               string           `json:"dst"`
-	DstLen            *int             `json:"dstlen"`
-	FwMark            string           `json:"fwmark"`
-	FwMask            string           `json:"fwmask"`
-	IIf               string           `json:"iif"`
-	OIf               string           `json:"oif"`
-	Table             string           `json:"table"`
-	Action            string           `json:"action"`
-	Goto              *int             `json:"goto"`
-	SuppressPrefixLen *int             `json:"suppress_prefixlen"`
-	SuppressIfGroup   *int             `json:"suppress_ifgroup"`
-	TOS               string           `json:"tos"`
-	IPProto           string           `json:"ipproto"`
-	SPort             json.RawMessage  `json:"sport"`
-	DPort             json.RawMessage  `json:"dport"`
-	UIDRange          string           `json:"uidrange"`
+	Priority          int             `json:"priority"`
+	Src               string          `json:"src"`
+	SrcLen            *int            `json:"srclen"`
+	Dst               string          `json:"dst"`
+	DstLen            *int            `json:"dstlen"`
+	FwMark            string          `json:"fwmark"`
+	FwMask            string          `json:"fwmask"`
+	IIf               string          `json:"iif"`
+	OIf               string          `json:"oif"`
+	Table             string          `json:"table"`
+	Action            string          `json:"action"`
+	Goto              *int            `json:"goto"`
+	SuppressPrefixLen *int            `json:"suppress_prefixlen"`
+	SuppressIfGroup   *int            `json:"suppress_ifgroup"`
+	TOS               string          `json:"tos"`
+	IPProto           string          `json:"ipproto"`
+	SPort             json.RawMessage `json:"sport"`
+	DPort             json.RawMessage `json:"dport"`
+	UIDRange          string          `json:"uidrange"`
 }
 
 func selector(addr string, plen *int, fam int) (netip.Prefix, error) {

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"runtime"
 	"strings"
 	"sync"
@@ -17,8 +18,10 @@ import (
 	kruntime "k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	clientscheme "k8s.io/client-go/kubernetes/scheme"
-	anpv1alpha1 "sigs.k8s.io/network-policy-api/apis/v1alpha1"
 	kjson "sigs.k8s.io/json"
+	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
+	anpv1alpha1 "sigs.k8s.io/network-policy-api/apis/v1alpha1"
 	"sigs.k8s.io/yaml"
 
 	"github.com/netsim/netsim/model/source"
@@ -109,13 +112,56 @@ type typeMeta struct {
 	Items      json.RawMessage `json:"items"`
 }
 
-func decodeOne(f *source.File, r rawObject) (Object, error) {
-	var tm typeMeta
-	if err := json.Unmarshal(r.data, &tm); err != nil {
-		return Object{}, r.errorf(f, err, "not a Kubernetes object: %v", err)
+// decodeOpts are lenient where kubectl output can be odd and the kernel does not care:
+// a repeated key keeps its last value (as the API machinery's own decoder does).
+var decodeOpts = jsonv2.JoinOptions(jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true))
+
+// probeTypeMeta reads an object's apiVersion and kind without decoding the rest.
+func probeTypeMeta(data []byte) (apiVersion, kind string, err error) {
+	dec := jsontext.NewDecoder(bytes.NewReader(data), decodeOpts)
+	tok, err := dec.ReadToken()
+	if err != nil {
+		return "", "", err
 	}
-	gvk := schema.FromAPIVersionAndKind(tm.APIVersion, tm.Kind)
-	if tm.Kind == "" && !r.listGVK.Empty() {
+	if tok.Kind() != '{' {
+		return "", "", fmt.Errorf("a JSON %s, not an object", kindName(tok.Kind()))
+	}
+	for dec.PeekKind() != '}' {
+		tok, err := dec.ReadToken()
+		if err != nil {
+			return "", "", err
+		}
+		name := tok.String() // a token is valid only until the next read
+		switch name {
+		case "apiVersion", "kind":
+			v, err := dec.ReadToken()
+			if err != nil {
+				return "", "", err
+			}
+			if name == "kind" {
+				kind = v.String()
+			} else {
+				apiVersion = v.String()
+			}
+			if apiVersion != "" && kind != "" {
+				return apiVersion, kind, nil
+			}
+		default:
+			if err := dec.SkipValue(); err != nil {
+				return "", "", err
+			}
+		}
+	}
+	return apiVersion, kind, nil
+}
+
+func decodeOne(f *source.File, r rawObject) (Object, error) {
+	apiVersion, kind, err := probeTypeMeta(r.data)
+	if err != nil {
+		return Object{}, r.errorf(f, err, "not a Kubernetes object: %s", describeJSONError(err))
+	}
+	gvk := schema.FromAPIVersionAndKind(apiVersion, kind)
+	if kind == "" && !r.listGVK.Empty() {
 		gvk = r.listGVK
 	}
 	if gvk.Kind == "" {
@@ -125,8 +171,8 @@ func decodeOne(f *source.File, r rawObject) (Object, error) {
 		return Object{}, source.Errorf(r.pos, "%s has no apiVersion", gvk.Kind)
 	}
 	if typed, err := Scheme.New(gvk); err == nil {
-		if err := json.Unmarshal(r.data, typed); err != nil {
-			return Object{}, r.errorf(f, err, "%s: %v", gvk.Kind, cleanJSONError(err))
+		if err := jsonv2.Unmarshal(r.data, typed, decodeOpts); err != nil {
+			return Object{}, r.errorf(f, err, "%s: %s", gvk.Kind, describeJSONError(err))
 		}
 		typed.GetObjectKind().SetGroupVersionKind(gvk)
 		return Object{Obj: typed, GVK: gvk, Pos: r.pos}, nil
@@ -139,29 +185,79 @@ func decodeOne(f *source.File, r rawObject) (Object, error) {
 	return Object{Obj: u, GVK: gvk, Pos: r.pos}, nil
 }
 
+// describeJSONError says what did not fit where, in the API's field names.
+func describeJSONError(err error) string {
+	var se *jsonv2.SemanticError
+	if errors.As(err, &se) {
+		field := strings.ReplaceAll(strings.TrimPrefix(string(se.JSONPointer), "/"), "/", ".")
+		want := "a value"
+		if se.GoType != nil {
+			want = se.GoType.String()
+		}
+		msg := fmt.Sprintf("cannot unmarshal JSON %s into %s", kindName(se.JSONKind), want)
+		if field != "" {
+			msg = "field " + field + ": " + msg
+		}
+		if se.Err != nil {
+			msg += ": " + se.Err.Error()
+		}
+		return msg
+	}
+	var syn *jsontext.SyntacticError
+	if errors.As(err, &syn) {
+		return "malformed JSON: " + syn.Err.Error()
+	}
+	return cleanJSONError(err)
+}
+
+func kindName(k jsontext.Kind) string {
+	switch k {
+	case 'n':
+		return "null"
+	case 'f', 't':
+		return "boolean"
+	case '"':
+		return "string"
+	case '0':
+		return "number"
+	case '{':
+		return "object"
+	case '[':
+		return "array"
+	}
+	return "value"
+}
+
 // errorf places a decode error on the most precise line it can find.
 func (r rawObject) errorf(f *source.File, err error, format string, args ...any) error {
 	pos := r.pos
-	if !r.fromYAML {
-		var off int64 = -1
-		var se *json.SyntaxError
-		var te *json.UnmarshalTypeError
-		switch {
-		case errors.As(err, &se):
-			off = se.Offset
-		case errors.As(err, &te):
-			off = te.Offset
-		}
-		if off >= 0 {
-			pos = f.PosAt(r.fileOffset + off)
-		}
-	} else {
-		var te *json.UnmarshalTypeError
-		if errors.As(err, &te) && te.Field != "" {
-			pos = yamlFieldLine(f, r.pos, te.Field)
-		}
+	var off int64 = -1
+	var ptr string
+	var se *jsonv2.SemanticError
+	var syn *jsontext.SyntacticError
+	var ste *json.SyntaxError
+	var ute *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &se):
+		off, ptr = se.ByteOffset, string(se.JSONPointer)
+	case errors.As(err, &syn):
+		off = syn.ByteOffset
+	case errors.As(err, &ste):
+		off = ste.Offset
+	case errors.As(err, &ute):
+		off, ptr = ute.Offset, "/"+strings.ReplaceAll(ute.Field, ".", "/")
+	}
+	switch {
+	case !r.fromYAML && off >= 0:
+		pos = f.PosAt(r.fileOffset + off)
+	case r.fromYAML && ptr != "":
+		pos = yamlFieldLine(f, r.pos, strings.ReplaceAll(strings.TrimPrefix(ptr, "/"), "/", "."))
 	}
 	return source.Errorf(pos, format, args...)
+}
+
+func cleanJSONError(err error) string {
+	return strings.TrimPrefix(err.Error(), "json: ")
 }
 
 // yamlFieldLine finds the line of a field (a dotted JSON path such as spec.podCIDRs) in
@@ -170,7 +266,13 @@ func (r rawObject) errorf(f *source.File, err error, format string, args ...any)
 func yamlFieldLine(f *source.File, start source.Pos, field string) source.Pos {
 	keys := strings.Split(field, ".")
 	ln, indent := start.Line, -1
-	for _, key := range keys {
+	for i, key := range keys {
+		// Flow style ("spec: {containers: 3}") keeps the child on its parent's line.
+		if i > 0 {
+			if line := f.Line(ln); strings.Contains(line, "{"+key+":") || strings.Contains(line, " "+key+":") {
+				continue
+			}
+		}
 		found := false
 		for n := ln; n <= f.LineCount(); n++ {
 			text := f.Line(n)
@@ -190,10 +292,6 @@ func yamlFieldLine(f *source.File, start source.Pos, field string) source.Pos {
 		}
 	}
 	return f.Pos(ln)
-}
-
-func cleanJSONError(err error) string {
-	return strings.TrimPrefix(err.Error(), "json: ")
 }
 
 // split cuts a file into raw objects: list items become objects of their own.
@@ -255,40 +353,69 @@ func splitJSONStream(f *source.File) ([]rawObject, []error) {
 
 // splitJSONValue reads one JSON value starting at off: an object, a List (whose items
 // become objects, with their own lines), or an array of objects. It returns the objects
-// and the number of bytes consumed.
+// and the number of bytes consumed. Items are slices of the file's own bytes.
 func splitJSONValue(f *source.File, off int64) ([]rawObject, int64, error) {
-	dec := json.NewDecoder(bytes.NewReader(f.Data[off:]))
-	syntaxErr := func(err error) error {
-		var se *json.SyntaxError
-		if errors.As(err, &se) {
-			return source.Errorf(f.PosAt(off+se.Offset), "malformed JSON: %v", cleanJSONError(err))
+	dec := jsontext.NewDecoder(bytes.NewReader(f.Data[off:]), decodeOpts)
+	fail := func(err error) error {
+		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+			return source.Errorf(f.PosAt(int64(len(f.Data))-1), "malformed JSON: the file ends inside a value")
 		}
-		if errors.Is(err, errUnexpectedEOF(err)) {
-			return source.Errorf(f.PosAt(int64(len(f.Data))), "malformed JSON: the file ends inside a value")
+		var syn *jsontext.SyntacticError
+		if errors.As(err, &syn) {
+			return source.Errorf(f.PosAt(off+syn.ByteOffset), "malformed JSON: %v", syn.Err)
 		}
-		return source.Errorf(f.PosAt(off+dec.InputOffset()), "malformed JSON: %v", cleanJSONError(err))
+		return source.Errorf(f.PosAt(off+dec.InputOffset()), "malformed JSON: %v", err)
 	}
-	tok, err := dec.Token()
+	// item reads the next array element as a slice of the file.
+	item := func() (rawObject, error) {
+		start := dec.InputOffset()
+		if err := dec.SkipValue(); err != nil {
+			return rawObject{}, fail(err)
+		}
+		end := off + dec.InputOffset()
+		s := skipSpaceComma(f.Data, off+start)
+		return rawObject{data: f.Data[s:end], pos: f.PosAt(s), fileOffset: s}, nil
+	}
+	// more reports whether a container has another element, failing at the end of input.
+	more := func(closer jsontext.Kind) (bool, error) {
+		switch dec.PeekKind() {
+		case closer:
+			return false, nil
+		case 0:
+			_, err := dec.ReadToken()
+			if err == nil {
+				err = io.ErrUnexpectedEOF
+			}
+			return false, fail(err)
+		}
+		return true, nil
+	}
+	tok, err := dec.ReadToken()
 	if err != nil {
-		return nil, 0, syntaxErr(err)
+		return nil, 0, fail(err)
 	}
 	var out []rawObject
-	switch tok {
-	case json.Delim('['):
-		for dec.More() {
-			start := dec.InputOffset()
-			var raw json.RawMessage
-			if err := dec.Decode(&raw); err != nil {
-				return out, 0, syntaxErr(err)
+	switch tok.Kind() {
+	case '[':
+		for {
+			ok, err := more(']')
+			if err != nil {
+				return out, 0, err
 			}
-			start = skipSpaceComma(f.Data, off+start)
-			out = append(out, rawObject{data: raw, pos: f.PosAt(start), fileOffset: start})
+			if !ok {
+				break
+			}
+			r, err := item()
+			if err != nil {
+				return out, 0, err
+			}
+			out = append(out, r)
 		}
-		if _, err := dec.Token(); err != nil {
-			return out, 0, syntaxErr(err)
+		if _, err := dec.ReadToken(); err != nil {
+			return out, 0, fail(err)
 		}
 		return out, dec.InputOffset(), nil
-	case json.Delim('{'):
+	case '{':
 	default:
 		return nil, 0, source.Errorf(f.PosAt(off), "expected a JSON object or array")
 	}
@@ -296,52 +423,67 @@ func splitJSONValue(f *source.File, off int64) ([]rawObject, int64, error) {
 	var apiVersion, kind string
 	var items []rawObject
 	hasItems := false
-	for dec.More() {
-		kt, err := dec.Token()
+	for {
+		ok, err := more('}')
 		if err != nil {
-			return nil, 0, syntaxErr(err)
+			return nil, 0, err
 		}
-		key, _ := kt.(string)
-		if key == "items" {
-			t, err := dec.Token()
-			if err != nil {
-				return nil, 0, syntaxErr(err)
-			}
-			if t == nil { // "items": null
+		if !ok {
+			break
+		}
+		tok, err := dec.ReadToken()
+		if err != nil {
+			return nil, 0, fail(err)
+		}
+		name := tok.String() // a token is valid only until the next read
+		switch name {
+		case "items":
+			switch dec.PeekKind() {
+			case 'n':
+				dec.ReadToken()
 				hasItems = true
 				continue
-			}
-			if t != json.Delim('[') {
+			case '[':
+			default:
 				return nil, 0, source.Errorf(f.PosAt(off+dec.InputOffset()), "items is not an array")
 			}
+			dec.ReadToken()
 			hasItems = true
-			for dec.More() {
-				start := dec.InputOffset()
-				var raw json.RawMessage
-				if err := dec.Decode(&raw); err != nil {
-					return nil, 0, syntaxErr(err)
+			for {
+				ok, err := more(']')
+				if err != nil {
+					return nil, 0, err
 				}
-				start = skipSpaceComma(f.Data, off+start)
-				items = append(items, rawObject{data: raw, pos: f.PosAt(start), fileOffset: start})
+				if !ok {
+					break
+				}
+				r, err := item()
+				if err != nil {
+					return nil, 0, err
+				}
+				items = append(items, r)
 			}
-			if _, err := dec.Token(); err != nil {
-				return nil, 0, syntaxErr(err)
+			if _, err := dec.ReadToken(); err != nil {
+				return nil, 0, fail(err)
 			}
-			continue
-		}
-		var raw json.RawMessage
-		if err := dec.Decode(&raw); err != nil {
-			return nil, 0, syntaxErr(err)
-		}
-		switch key {
-		case "apiVersion":
-			json.Unmarshal(raw, &apiVersion)
-		case "kind":
-			json.Unmarshal(raw, &kind)
+		case "apiVersion", "kind":
+			v, err := dec.ReadToken()
+			if err != nil {
+				return nil, 0, fail(err)
+			}
+			if name == "kind" {
+				kind = v.String()
+			} else {
+				apiVersion = v.String()
+			}
+		default:
+			if err := dec.SkipValue(); err != nil {
+				return nil, 0, fail(err)
+			}
 		}
 	}
-	if _, err := dec.Token(); err != nil {
-		return nil, 0, syntaxErr(err)
+	if _, err := dec.ReadToken(); err != nil {
+		return nil, 0, fail(err)
 	}
 	end := dec.InputOffset()
 	if hasItems && (kind == "" || strings.HasSuffix(kind, "List")) {
@@ -353,13 +495,6 @@ func splitJSONValue(f *source.File, off int64) ([]rawObject, int64, error) {
 	}
 	raw := f.Data[off : off+end]
 	return []rawObject{{data: raw, pos: f.PosAt(off), fileOffset: off}}, end, nil
-}
-
-func errUnexpectedEOF(err error) error {
-	if err != nil && strings.Contains(err.Error(), "unexpected EOF") {
-		return err
-	}
-	return errors.New("not EOF")
 }
 
 // listItemGVK is the kind of the items of a typed list (PodList -> Pod); a plain List

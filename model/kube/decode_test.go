@@ -1,6 +1,7 @@
 package kube
 
 import (
+	stdjson "encoding/json"
 	"fmt"
 	"io/fs"
 	"os"
@@ -10,6 +11,7 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
 	anpv1alpha1 "sigs.k8s.io/network-policy-api/apis/v1alpha1"
 
@@ -171,11 +173,11 @@ spec:
 func TestDecodeErrors(t *testing.T) {
 	cases := []struct{ name, data, want string }{
 		{"bad.yaml", "apiVersion: v1\nkind: Pod\nmetadata:\n  name: [unclosed\n", "bad.yaml:4: malformed YAML"},
-		{"bad.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: a}\n---\napiVersion: v1\nkind: Pod\nspec:\n  containers: 7\n", "bad.yaml:8: Pod: cannot unmarshal number"},
+		{"bad.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: a}\n---\napiVersion: v1\nkind: Pod\nspec:\n  containers: 7\n", "bad.yaml:8: Pod: field spec.containers: cannot unmarshal JSON number into []v1.Container"},
 		{"nokind.yaml", "apiVersion: v1\nmetadata: {name: a}\n", "nokind.yaml:1: object has no kind"},
 		{"noversion.yaml", "kind: Pod\nmetadata: {name: a}\n", "noversion.yaml:1: Pod has no apiVersion"},
 		{"bad.json", "{\"apiVersion\":\"v1\",\n\"kind\":\"Pod\",\n\"metadata\":{\"name\": }}", "bad.json:3: malformed JSON"},
-		{"bad.json", "{\"apiVersion\":\"v1\",\"kind\":\"List\",\"items\":[\n{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\n\"spec\":{\"containers\":\"x\"}}]}", "bad.json:3: Pod: cannot unmarshal string"},
+		{"bad.json", "{\"apiVersion\":\"v1\",\"kind\":\"List\",\"items\":[\n{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\n\"spec\":{\"containers\":\"x\"}}]}", "bad.json:3: Pod: field spec.containers: cannot unmarshal JSON string"},
 		{"trunc.json", "{\"apiVersion\":\"v1\",\"kind\":\"List\",\"items\":[\n{\"apiVersion\":\"v1\"", "trunc.json:2: malformed JSON"},
 		{"junk.json", "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"a\"}}\nhello\n", "junk.json:2: expected a JSON object"},
 		{"seq.yaml", "- a\n- b\n", "seq.yaml:1: a YAML sequence at the top level"},
@@ -215,7 +217,34 @@ func TestYAMLErrorAfterComment(t *testing.T) {
 func TestYAMLTypeErrorLine(t *testing.T) {
 	doc := "apiVersion: v1\nkind: Node\nmetadata:\n  name: node1\nspec:\n  podCIDR: 10.244.1.0/24\n  podCIDRs: 10.244.1.0/24\n"
 	_, errs := Decode(source.NewFile("n.yaml", []byte(doc)))
-	if len(errs) == 0 || !strings.HasPrefix(errs[0].Error(), "n.yaml:7: Node: cannot unmarshal string") {
+	if len(errs) == 0 || !strings.HasPrefix(errs[0].Error(), "n.yaml:7: Node: field spec.podCIDRs: cannot unmarshal JSON string") {
 		t.Errorf("errors %v, want n.yaml:7", errs)
+	}
+}
+
+// TestDecoderAgreesWithStdlib checks that the fast decoder fills the API types exactly as
+// encoding/json (which the API machinery's types are written for) does.
+func TestDecoderAgreesWithStdlib(t *testing.T) {
+	for _, name := range []string{"get-pods.json", "cluster-info-dump/nodes.json", "cluster-info-dump/default/services.json"} {
+		data, _ := os.ReadFile(filepath.Join("testdata", name))
+		f := source.NewFile(name, data)
+		raws, errs := split(f)
+		if len(errs) > 0 {
+			t.Fatal(errs)
+		}
+		for _, r := range raws {
+			o, err := decodeOne(f, r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			std, _ := Scheme.New(o.GVK)
+			if err := stdjson.Unmarshal(r.data, std); err != nil {
+				t.Fatal(err)
+			}
+			std.GetObjectKind().SetGroupVersionKind(o.GVK)
+			if !equality.Semantic.DeepEqual(std, o.Obj) {
+				t.Errorf("%s %s: decoders disagree", name, o.Pos)
+			}
+		}
 	}
 }

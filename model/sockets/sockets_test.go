@@ -74,9 +74,9 @@ func TestAccepts(t *testing.T) {
 func TestErrors(t *testing.T) {
 	for in, want := range map[string]string{
 		"tcp LISTEN 0 128 0.0.0.0:80 0.0.0.0:*\nhello world\n": "ss.txt:2: want an ss socket line",
-		"tcp LISTEN 0 128 0.0.0.0:99999 0.0.0.0:*\n":          "ss.txt:1: local address \"0.0.0.0:99999\": port",
-		"tcp LISTEN 0 128\n":                                  "ss.txt:1: ss line has 4 columns",
-		"tcp LISTEN 0 128 300.0.0.1:80 0.0.0.0:*\n":           "ss.txt:1: local address",
+		"tcp LISTEN 0 128 0.0.0.0:99999 0.0.0.0:*\n":           "ss.txt:1: local address \"0.0.0.0:99999\": port",
+		"tcp LISTEN 0 128\n":                                   "ss.txt:1: ss line has 4 columns",
+		"tcp LISTEN 0 128 300.0.0.1:80 0.0.0.0:*\n":            "ss.txt:1: local address",
 	} {
 		_, err := Parse(source.NewFile("ss.txt", []byte(in)))
 		if err == nil || !strings.HasPrefix(err.Error(), want) {

@@ -63,11 +63,15 @@ type File struct {
 // NewFile wraps data read from name.
 func NewFile(name string, data []byte) *File {
 	f := &File{Name: name, Data: data}
-	f.lines = append(f.lines, 0)
-	for i, b := range data {
-		if b == '\n' && i+1 < len(data) {
-			f.lines = append(f.lines, i+1)
+	// IndexByte is vectorised; this index is built for every file a bundle opens.
+	f.lines = make([]int, 1, bytes.Count(data, []byte{'\n'})+1)
+	for off := 0; ; {
+		i := bytes.IndexByte(data[off:], '\n')
+		if i < 0 || off+i+1 >= len(data) {
+			break
 		}
+		off += i + 1
+		f.lines = append(f.lines, off)
 	}
 	return f
 }

@@ -19,9 +19,9 @@ func TestParseRealOutput(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, want := range map[string]string{
-		"net.ipv4.ip_forward":              "1",
-		"net.ipv4.conf.all.rp_filter":      "2",
-		"net.ipv4.ip_local_port_range":     "32768 60999",
+		"net.ipv4.ip_forward":                "1",
+		"net.ipv4.conf.all.rp_filter":        "2",
+		"net.ipv4.ip_local_port_range":       "32768 60999",
 		"net.bridge.bridge-nf-call-iptables": "1",
 	} {
 		s, ok := tab.Get(name)

@@ -94,7 +94,7 @@ func TestMalformedBundles(t *testing.T) {
 	for _, want := range []string{
 		"cluster/pods.yaml:9: malformed YAML",
 		"cluster/services.json:7: malformed JSON",
-		"cluster/nodes.yaml:6: Node: cannot unmarshal",
+		"cluster/nodes.yaml:6: Node: field spec.podCIDRs: cannot unmarshal JSON string into []string",
 		"nodes/node1/route.json:3 (entry 2): route dst \"10.0.0.0/40\"",
 	} {
 		if !strings.Contains(out, want) {
