@@ -55,11 +55,14 @@ tools:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
-# Runs every fuzz target for FUZZTIME; new interesting inputs land in testdata/fuzz/.
+# Runs every fuzz target for FUZZTIME, then keeps the corpus it grew (the fuzzer writes it
+# to the Go cache) in the package's testdata/fuzz/, where plain `go test` replays it.
 fuzz:
-	@set -e; for pkg in $$($(GO) list ./...); do \
+	@set -e; cache=$$($(GO) env GOCACHE)/fuzz; for pkg in $$($(GO) list ./...); do \
 	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
 	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
+	    dir=$$($(GO) list -f '{{.Dir}}' $$pkg)/testdata/fuzz/$$f; \
+	    if [ -d "$$cache/$$pkg/$$f" ]; then mkdir -p "$$dir"; cp -n "$$cache/$$pkg/$$f"/* "$$dir"/ 2>/dev/null || true; fi; \
 	  done; done
 
 # Rebuilds the bundle in testdata/ from a fresh real dataplane (root).

@@ -288,3 +288,23 @@ func FuzzConvertIPVSList(f *testing.F) {
 	f.Add([]byte("IP Virtual Server version 1.2.1 (size=4096)\nTCP  10.96.0.1:443 rr\n  -> 10.0.0.1:6443 Masq 1 0 0\n"))
 	f.Fuzz(func(t *testing.T, d []byte) { ConvertIPVSList(source.NewFile("f", d), "f") })
 }
+
+// TestImportSosreport: a sosreport's recorded hostname places its files, its
+// per-namespace files are never taken for the host's, and its logs are summarised.
+func TestImportSosreport(t *testing.T) {
+	res, err := Import([]string{filepath.Join(ticket, "kubectl-get-all.yaml"), "../testdata/tickets/sosreport-node2"}, Options{Now: fixedNow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := table(res)
+	golden.Check(t, "testdata/golden/sosreport.golden", []byte(got))
+	for _, want := range []string{
+		"firewall_tables/iptables-save | iptables-save | nodes/node2/iptables-save.txt | sosreport hostname node2",
+		"ip_netns_exec_cni-7f3a_ip_address_show | ip addr |  | not used: the dump of a namespace that matches no pod",
+		"sos_commands/logs/ |  |  | not used: 7 files in no format netsim reads",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("lacks %q", want)
+		}
+	}
+}

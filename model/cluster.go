@@ -351,11 +351,12 @@ func (c *Cluster) PodsByIP(a netip.Addr) []*Pod {
 
 // PodByIP returns the live pod with the address, or nil if none (or none live).
 func (c *Cluster) PodByIP(a netip.Addr) *Pod {
-	ps := c.PodsByIP(a)
-	if len(ps) == 0 || ps[0].Terminal() {
-		return nil
+	for _, p := range c.podsByIP[a.Unmap()] {
+		if !p.HostNetwork() && !p.Terminal() {
+			return p
+		}
 	}
-	return ps[0]
+	return nil
 }
 
 // PodsInNamespace lists the namespace's pods in bundle order.

@@ -181,3 +181,63 @@ func TestMalformedClusterFile(t *testing.T) {
 		t.Errorf("skipped = %v", c.Skipped)
 	}
 }
+
+func TestDualStackIndexes(t *testing.T) {
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "cluster"), 0o755)
+	os.WriteFile(filepath.Join(dir, "manifest.yaml"), []byte("format: netsim-bundle/v1\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "cluster", "objs.yaml"), []byte(`apiVersion: v1
+kind: Pod
+metadata: {name: p, namespace: a}
+spec: {nodeName: n1, containers: [{name: c, image: i}]}
+status:
+  phase: Running
+  podIP: 10.244.1.5
+  podIPs: [{ip: 10.244.1.5}, {ip: "fd00:244:1::5"}]
+---
+apiVersion: v1
+kind: Node
+metadata: {name: n1}
+spec: {podCIDRs: [10.244.1.0/24, "fd00:244:1::/64"]}
+status:
+  addresses: [{type: InternalIP, address: 10.0.0.1}, {type: InternalIP, address: "fd00::1"}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: s, namespace: a}
+spec:
+  clusterIP: 10.96.0.10
+  clusterIPs: [10.96.0.10, "fd00:96::10"]
+  externalIPs: ["203.0.113.7"]
+  ports: [{port: 53, protocol: UDP, nodePort: 31053}]
+status:
+  loadBalancer: {ingress: [{ip: "2001:db8::53"}]}
+`), 0o644)
+	b, err := bundle.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	c, err := Load(b, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := c.PodByIP(netip.MustParseAddr("fd00:244:1::5")); p == nil || p.Name != "p" {
+		t.Errorf("pod by IPv6: %v", p)
+	}
+	if n := c.NodeByAddr(netip.MustParseAddr("fd00::1")); n == nil || len(n.PodCIDRs) != 2 {
+		t.Errorf("node by IPv6: %v", n)
+	}
+	for addr, kind := range map[string]ServiceIPKind{"fd00:96::10": ClusterIP, "10.96.0.10": ClusterIP, "203.0.113.7": ExternalIP, "2001:db8::53": LoadBalancerIP} {
+		if s := c.ServicesByIP(netip.MustParseAddr(addr)); len(s) != 1 || s[0].Kind != kind {
+			t.Errorf("service by %s: %+v", addr, s)
+		}
+	}
+	if _, ok := c.ServiceByNodePort(31053, corev1.ProtocolUDP); !ok {
+		t.Error("UDP node port missing")
+	}
+	// An IPv4-mapped IPv6 address finds the IPv4 pod.
+	if p := c.PodByIP(netip.MustParseAddr("::ffff:10.244.1.5")); p == nil {
+		t.Error("IPv4-mapped lookup failed")
+	}
+}

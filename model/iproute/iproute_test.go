@@ -235,3 +235,22 @@ func FuzzNeigh(f *testing.F) {
 		ParseNeighJSON(source.NewFile("f", data))
 	})
 }
+
+func TestRouteAndRuleOddities(t *testing.T) {
+	rs, err := ParseRoutesText(source.NewFile("r", []byte("10.9.0.0/16 nhid 12 proto bgp metric 20\n")), 4)
+	if err != nil || rs[0].NHID != 12 || rs[0].String() != "10.9.0.0/16 proto bgp metric 20 nhid 12" {
+		t.Errorf("nhid route: %+v %v", rs, err)
+	}
+	rj, err := ParseRoutesJSON(source.NewFile("r.json", []byte(`[{"dst":"10.9.0.0/16","nhid":12,"protocol":"bgp"}]`)), 4)
+	if err != nil || rj[0].NHID != 12 {
+		t.Errorf("nhid route JSON: %+v %v", rj, err)
+	}
+	ru, err := ParseRulesJSON(source.NewFile("u.json", []byte(`[{"priority":1000,"src":"all","l3mdev":null}]`)), 4)
+	if err != nil || ru[0].Action != "l3mdev" || !ru[0].L3MDev {
+		t.Errorf("l3mdev rule JSON: %+v %v", ru, err)
+	}
+	rt, err := ParseRulesText(source.NewFile("u", []byte("1000:\tfrom all lookup [l3mdev-table]\n")), 4)
+	if err != nil || rt[0].Action != "l3mdev" {
+		t.Errorf("l3mdev rule text: %+v %v", rt, err)
+	}
+}

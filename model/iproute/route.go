@@ -26,7 +26,11 @@ type Route struct {
 	MTU      int      // the route's mtu metric, 0 when unset
 	Flags    []string // onlink, linkdown, dead, pervasive, ...
 	NextHops []NextHop
-	// Extra keeps attributes netsim does not model, so that they can be shown.
+	// NHID names a nexthop object (`ip nexthop`) that holds the route's gateways; they
+	// are not in a route dump, so such a route's next hop is unknown from it alone.
+	NHID int
+	// Extra keeps attributes netsim does not model, so that they can be shown; the
+	// routing engine must treat any that could change a decision as unknown.
 	Extra []string
 	Pos   source.Pos
 }
@@ -102,6 +106,7 @@ type jsonRoute struct {
 	Metric   *int              `json:"metric"`
 	Flags    []string          `json:"flags"`
 	Metrics  []json.RawMessage `json:"metrics"`
+	NHID     int               `json:"nhid"`
 	NextHops []jsonNextHop     `json:"nexthops"`
 }
 
@@ -141,7 +146,7 @@ func ParseRoutesJSON(f *source.File, family int) ([]Route, error) {
 		for _, nh := range j.NextHops {
 			fam = familyOf(fam, nh.Gateway)
 		}
-		r := Route{Type: j.Type, Dev: j.Dev, Table: normTable(j.Table), Protocol: j.Protocol, Scope: j.Scope, Flags: j.Flags, Pos: pos}
+		r := Route{Type: j.Type, Dev: j.Dev, Table: normTable(j.Table), Protocol: j.Protocol, Scope: j.Scope, Flags: j.Flags, NHID: j.NHID, Pos: pos}
 		if r.Type == "" {
 			r.Type = "unicast"
 		}
@@ -352,7 +357,15 @@ func parseRouteFields(f []string, family int, pos source.Pos) (Route, error) {
 			}
 		case routeFlags[w]:
 			r.Flags = append(r.Flags, w)
-		case w == "pref" || w == "expires" || w == "advmss" || w == "hoplimit" || w == "initcwnd" || w == "initrwnd" || w == "realm" || w == "rtt" || w == "rttvar" || w == "error" || w == "window" || w == "features" || w == "quickack" || w == "congctl" || w == "fastopen_no_cookie" || w == "nhid" || w == "tos" || w == "ssthresh" || w == "cwnd" || w == "reordering" || w == "rto_min":
+		case w == "nhid":
+			v, err := arg(w)
+			if err != nil {
+				return r, err
+			}
+			if r.NHID, err = strconv.Atoi(v); err != nil {
+				return r, source.Errorf(pos, "route %s: nhid %q is not a number", dst, v)
+			}
+		case w == "pref" || w == "expires" || w == "advmss" || w == "hoplimit" || w == "initcwnd" || w == "initrwnd" || w == "realm" || w == "rtt" || w == "rttvar" || w == "error" || w == "window" || w == "features" || w == "quickack" || w == "congctl" || w == "fastopen_no_cookie" || w == "tos" || w == "ssthresh" || w == "cwnd" || w == "reordering" || w == "rto_min":
 			v, _ := arg(w)
 			r.Extra = append(r.Extra, w+" "+v)
 		default:
@@ -398,6 +411,9 @@ func (r *Route) String() string {
 	}
 	if r.MTU != 0 {
 		fmt.Fprintf(&b, " mtu %d", r.MTU)
+	}
+	if r.NHID != 0 {
+		fmt.Fprintf(&b, " nhid %d", r.NHID)
 	}
 	for _, fl := range r.Flags {
 		b.WriteString(" " + fl)

@@ -21,7 +21,7 @@ type Rule struct {
 	FwMask   uint32 // 0xffffffff when the rule names a mark without a mask
 	HasMark  bool
 	IIf, OIf string
-	// Action is lookup, goto, blackhole, unreachable, prohibit or nop.
+	// Action is lookup, goto, blackhole, unreachable, prohibit, nop or l3mdev.
 	Action            string
 	Table             string // for lookup
 	Goto              int    // for goto
@@ -116,6 +116,9 @@ func ParseRulesJSON(f *source.File, family int) ([]Rule, error) {
 		}
 		r.SPort, r.DPort = portText(j.SPort), portText(j.DPort)
 		switch {
+		case r.L3MDev:
+			// l3mdev rules look up the table of the packet's VRF device, not a named table.
+			r.Action = "l3mdev"
 		case j.Goto != nil:
 			r.Action, r.Goto = "goto", *j.Goto
 		case j.Action != "":
@@ -255,6 +258,9 @@ func parseRuleFields(r *Rule, f []string, pos source.Pos) error {
 				r.UIDRange = v
 			case "table", "lookup":
 				r.Action, r.Table = "lookup", normTable(v)
+				if v == "[l3mdev-table]" { // how `ip rule` prints an l3mdev rule
+					r.Action, r.Table, r.L3MDev = "l3mdev", "", true
+				}
 			case "goto":
 				g, err := strconv.Atoi(v)
 				if err != nil {
@@ -275,8 +281,7 @@ func parseRuleFields(r *Rule, f []string, pos source.Pos) error {
 		case "blackhole", "unreachable", "prohibit", "nop":
 			r.Action, r.Table = w, ""
 		case "l3mdev":
-			r.L3MDev = true
-			r.Table = ""
+			r.L3MDev, r.Action, r.Table = true, "l3mdev", ""
 		case "[detached]", "[unresolved]", "all":
 		default:
 			return source.Errorf(pos, "rule %d: unknown word %q", r.Priority, w)

@@ -390,29 +390,37 @@ func splitJSONValue(f *source.File, off int64) ([]rawObject, int64, error) {
 		}
 		return true, nil
 	}
-	tok, err := dec.ReadToken()
-	if err != nil {
-		return nil, 0, fail(err)
-	}
-	var out []rawObject
-	switch tok.Kind() {
-	case '[':
+	// elements reads the rest of an array whose '[' was read, through its ']'.
+	elements := func() ([]rawObject, error) {
+		var out []rawObject
 		for {
 			ok, err := more(']')
 			if err != nil {
-				return out, 0, err
+				return out, err
 			}
 			if !ok {
 				break
 			}
 			r, err := item()
 			if err != nil {
-				return out, 0, err
+				return out, err
 			}
 			out = append(out, r)
 		}
 		if _, err := dec.ReadToken(); err != nil {
-			return out, 0, fail(err)
+			return out, fail(err)
+		}
+		return out, nil
+	}
+	tok, err := dec.ReadToken()
+	if err != nil {
+		return nil, 0, fail(err)
+	}
+	switch tok.Kind() {
+	case '[':
+		out, err := elements()
+		if err != nil {
+			return out, 0, err
 		}
 		return out, dec.InputOffset(), nil
 	case '{':
@@ -449,22 +457,8 @@ func splitJSONValue(f *source.File, off int64) ([]rawObject, int64, error) {
 			}
 			dec.ReadToken()
 			hasItems = true
-			for {
-				ok, err := more(']')
-				if err != nil {
-					return nil, 0, err
-				}
-				if !ok {
-					break
-				}
-				r, err := item()
-				if err != nil {
-					return nil, 0, err
-				}
-				items = append(items, r)
-			}
-			if _, err := dec.ReadToken(); err != nil {
-				return nil, 0, fail(err)
+			if items, err = elements(); err != nil {
+				return nil, 0, err
 			}
 		case "apiVersion", "kind":
 			v, err := dec.ReadToken()
