@@ -308,3 +308,29 @@ func TestImportSosreport(t *testing.T) {
 		}
 	}
 }
+
+// TestImportClusterInfoDump: a `kubectl cluster-info dump --output-directory` folder and
+// its stdout form are imported as they are, container logs left out with a reason.
+func TestImportClusterInfoDump(t *testing.T) {
+	res, err := Import([]string{"../model/kube/testdata/cluster-info-dump", "../model/kube/testdata/cluster-info-dump.txt"}, Options{Now: fixedNow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	placed := 0
+	for _, e := range res.Entries {
+		if e.Placed != "" {
+			placed++
+			if !strings.HasPrefix(e.Placed, "cluster/") {
+				t.Errorf("%s placed at %s", e.Source, e.Placed)
+			}
+		} else if e.Kind != KindEmpty && !strings.Contains(e.Note, "logs") {
+			t.Errorf("%s not placed: %s", e.Source, e.Note)
+		}
+	}
+	if placed < 20 {
+		t.Errorf("only %d files placed:\n%s", placed, table(res))
+	}
+	if !strings.Contains(table(res), "cluster-info-dump.txt | kubectl cluster-info dump | cluster/cluster-info-dump.json") {
+		t.Errorf("stdout dump:\n%s", table(res))
+	}
+}
