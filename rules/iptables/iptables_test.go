@@ -202,18 +202,18 @@ COMMIT
 
 func TestParseErrors(t *testing.T) {
 	cases := map[string]string{
-		"*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -j NOWHERE\nCOMMIT\n":                 "f:3: jump to chain \"NOWHERE\"",
-		"*filter\n-A INPUT -s 10.0.0.300 -j DROP\nCOMMIT\n":                           "f:2: -s 10.0.0.300",
-		"*filter\n-A INPUT -p tcp -m tcp --dport 70000 -j DROP\nCOMMIT\n":             "f:2: --dport 70000",
-		"*filter\n-A INPUT -m comment --comment \"open\n":                             "f:2: unterminated quote",
-		"*filter\n-A INPUT -j ACCEPT\n":                                               "f:2: table filter has no COMMIT",
-		"-A INPUT -j ACCEPT\n":                                                        "f:1: \"-A INPUT -j ACCEPT\" outside a table",
-		"*bogus\nCOMMIT\n":                                                            "f:1: unknown table",
-		"*filter\n:INPUT MAYBE [0:0]\nCOMMIT\n":                                       "f:2: chain INPUT: policy",
-		"*filter\n-A NOPE -j ACCEPT\nCOMMIT\n":                                        "f:2: chain NOPE is not declared",
-		"*filter\n-A INPUT -j MARK\nCOMMIT\n":                                         "f:2: MARK without a mark operation",
-		"*nat\n-A PREROUTING -j DNAT\nCOMMIT\n":                                       "f:2: DNAT without --to-destination",
-		"*filter\n-A INPUT -j ACCEPT !\nCOMMIT\n":                                     "f:2: ! at the end",
+		"*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -j NOWHERE\nCOMMIT\n":                    "f:3: jump to chain \"NOWHERE\"",
+		"*filter\n-A INPUT -s 10.0.0.300 -j DROP\nCOMMIT\n":                              "f:2: -s 10.0.0.300",
+		"*filter\n-A INPUT -p tcp -m tcp --dport 70000 -j DROP\nCOMMIT\n":                "f:2: --dport 70000",
+		"*filter\n-A INPUT -m comment --comment \"open\n":                                "f:2: unterminated quote",
+		"*filter\n-A INPUT -j ACCEPT\n":                                                  "f:2: table filter has no COMMIT",
+		"-A INPUT -j ACCEPT\n":                                                           "f:1: \"-A INPUT -j ACCEPT\" outside a table",
+		"*bogus\nCOMMIT\n":                                                               "f:1: unknown table",
+		"*filter\n:INPUT MAYBE [0:0]\nCOMMIT\n":                                          "f:2: chain INPUT: policy",
+		"*filter\n-A NOPE -j ACCEPT\nCOMMIT\n":                                           "f:2: chain NOPE is not declared",
+		"*filter\n-A INPUT -j MARK\nCOMMIT\n":                                            "f:2: MARK without a mark operation",
+		"*nat\n-A PREROUTING -j DNAT\nCOMMIT\n":                                          "f:2: DNAT without --to-destination",
+		"*filter\n-A INPUT -j ACCEPT !\nCOMMIT\n":                                        "f:2: ! at the end",
 		"*filter\n-A INPUT -m statistic --mode random --probability 2 -j DROP\nCOMMIT\n": "f:2: -m statistic --probability",
 	}
 	for in, want := range cases {

@@ -159,10 +159,10 @@ func (m tcpFlagsMatch) eval(_ Env, p *packet.Packet) (Tri, string) {
 }
 
 type icmpMatch struct {
-	v6       bool
-	any      bool
-	typ      uint8
-	code     int // -1: any code
+	v6   bool
+	any  bool
+	typ  uint8
+	code int // -1: any code
 }
 
 func (m icmpMatch) eval(_ Env, p *packet.Packet) (Tri, string) {
@@ -239,8 +239,8 @@ func (m ctOrigMatch) eval(_ Env, p *packet.Packet) (Tri, string) {
 }
 
 type addrTypeMatch struct {
-	src, dst         uint16 // 0: not tested
-	srcNeg, dstNeg   bool
+	src, dst          uint16 // 0: not tested
+	srcNeg, dstNeg    bool
 	limitIn, limitOut bool
 }
 
@@ -286,8 +286,8 @@ func (m setMatch) eval(env Env, p *packet.Packet) (Tri, string) {
 }
 
 type physdevMatch struct {
-	in, out                 string
-	isIn, isOut, isBridged  bool
+	in, out                string
+	isIn, isOut, isBridged bool
 }
 
 func (m physdevMatch) eval(_ Env, p *packet.Packet) (Tri, string) {

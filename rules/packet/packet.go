@@ -79,13 +79,13 @@ type Packet struct {
 	Reply bool
 	// OrigDst and OrigSrc are the connection's original addresses before NAT; with DNAT
 	// (or SNAT) set, --ctstate DNAT (SNAT) matches.
-	OrigSrc, OrigDst     netip.AddrPort
-	DNATed, SNATed       bool
-	Untracked            bool
-	InIface, OutIface    string // "" when not known at this hook
-	PhysIn, PhysOut      string // bridge ports, when the packet is bridged
-	Bridged              bool
-	IPVS                 bool // the packet belongs to an IPVS connection
+	OrigSrc, OrigDst  netip.AddrPort
+	DNATed, SNATed    bool
+	Untracked         bool
+	InIface, OutIface string // "" when not known at this hook
+	PhysIn, PhysOut   string // bridge ports, when the packet is bridged
+	Bridged           bool
+	IPVS              bool // the packet belongs to an IPVS connection
 }
 
 // Is6 reports whether the packet is IPv6.
