@@ -1,0 +1,460 @@
+// Package simulate walks packets through the model. netns.go is the step inside one
+// network namespace: netfilter hooks and routing in the kernel's order.
+package simulate
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/netip"
+	"strings"
+
+	"github.com/netsim/netsim/model"
+	"github.com/netsim/netsim/model/source"
+	"github.com/netsim/netsim/rules/iptables"
+	"github.com/netsim/netsim/rules/ipset"
+	"github.com/netsim/netsim/rules/packet"
+	"github.com/netsim/netsim/rules/routing"
+)
+
+// NetNS evaluates packets in one network namespace.
+type NetNS struct {
+	State  *model.NetNS
+	Router *routing.Router
+	IPT4   *iptables.Ruleset // nil when the dump has no iptables-save.txt
+	IPT6   *iptables.Ruleset
+	Sets   *ipset.Sets
+	// nftOnly names nft tables that iptables did not write: until the nftables engine
+	// evaluates them, every hook they could act at is unknown rather than passed.
+	nftOnly []string
+}
+
+// NewNetNS parses a namespace's rule files (once) and indexes its routes.
+func NewNetNS(ns *model.NetNS) (*NetNS, error) {
+	e := &NetNS{State: ns, Router: routing.New(ns.Routes, ns.Rules, ns.Links, ns.Sysctls)}
+	var err error
+	if f := ns.RuleFiles[model.IPTablesV4]; f != nil {
+		if e.IPT4, err = iptables.Parse(f, false); err != nil {
+			return nil, err
+		}
+	}
+	if f := ns.RuleFiles[model.IPTablesV6]; f != nil {
+		if e.IPT6, err = iptables.Parse(f, true); err != nil {
+			return nil, err
+		}
+	}
+	if f := ns.RuleFiles[model.IPSet]; f != nil {
+		if e.Sets, err = ipset.Parse(f); err != nil {
+			return nil, err
+		}
+	}
+	if f := ns.RuleFiles[model.NFTables]; f != nil {
+		if e.nftOnly, err = nativeNFTTables(f); err != nil {
+			return nil, err
+		}
+	}
+	return e, nil
+}
+
+// iptablesTables are the tables iptables-nft writes; their rules are read from
+// iptables-save, which shows them in full.
+var iptablesTables = map[string]bool{"filter": true, "nat": true, "mangle": true, "raw": true, "security": true}
+
+// nativeNFTTables lists the tables of an `nft -j list ruleset` that iptables-nft did not
+// write (kube-proxy's nftables mode, firewalld, ...).
+func nativeNFTTables(f *source.File) ([]string, error) {
+	var doc struct {
+		Nftables []map[string]json.RawMessage `json:"nftables"`
+	}
+	if err := json.Unmarshal(f.Data, &doc); err != nil {
+		return nil, source.Errorf(f.Pos(1), "not nft -j output: %v", err)
+	}
+	var out []string
+	for _, item := range doc.Nftables {
+		raw, ok := item["table"]
+		if !ok {
+			continue
+		}
+		var t struct{ Family, Name string }
+		if json.Unmarshal(raw, &t) != nil {
+			continue
+		}
+		if (t.Family == "ip" || t.Family == "ip6") && iptablesTables[t.Name] {
+			continue
+		}
+		out = append(out, t.Family+" "+t.Name)
+	}
+	return out, nil
+}
+
+// OutcomeKind is how a packet leaves a namespace.
+type OutcomeKind int
+
+// Outcome kinds.
+const (
+	Deliver OutcomeKind = iota // to a local socket (INPUT accepted)
+	Forward                    // out of a device, towards a next hop
+	Dropped                    // silently
+	Rejected                   // with an error sent back (Reject says which)
+	NoRoute                    // no route, or a blackhole/unreachable/prohibit route
+	Unknown                    // the data cannot decide
+)
+
+func (k OutcomeKind) String() string {
+	return [...]string{"deliver", "forward", "drop", "reject", "no-route", "unknown"}[k]
+}
+
+// Step is one decision inside the namespace, with its source.
+type Step struct {
+	What   string     // "iptables nat/PREROUTING", "routing", "sysctl"
+	Action string     // accept, drop, dnat, route, ...
+	Pos    source.Pos // the rule, route or setting that decided
+	Text   string     // that line's text
+	Note   string
+	Packet packet.Packet
+}
+
+// Outcome is one way a packet leaves the namespace.
+type Outcome struct {
+	Kind     OutcomeKind
+	Packet   packet.Packet
+	OutIface string
+	NextHop  netip.Addr // invalid: the destination itself is on the link
+	// Reject is the error sent back: an ICMP type name (REJECT's --reject-with, or
+	// host-unreachable/net-unreachable/admin-prohibited for routes).
+	Reject   string
+	Steps    []Step
+	Branches []string
+	Why      string
+}
+
+// env adapts the namespace for iptables' matches and NAT.
+type env struct{ e *NetNS }
+
+var addrTypeBits = map[string]uint16{"LOCAL": iptables.AddrLocal, "BROADCAST": iptables.AddrBroadcast, "MULTICAST": iptables.AddrMulticast, "UNICAST": iptables.AddrUnicast}
+
+func (v env) AddrType(a netip.Addr, iface string) uint16 {
+	return addrTypeBits[v.e.Router.AddrType(a, iface)]
+}
+
+func (v env) SetMatch(name string, p *packet.Packet, dirs []string, rn bool) (iptables.Tri, string) {
+	if v.e.Sets == nil {
+		return iptables.Maybe, "the dump has no ipset.txt (ipset " + name + ")"
+	}
+	t, why := v.e.Sets.Match(name, p, dirs, rn)
+	return [...]iptables.Tri{iptables.False, iptables.True, iptables.Maybe}[t], why
+}
+
+func (v env) RPFilter(p *packet.Packet, loose, validMark, acceptLocal bool) (iptables.Tri, string) {
+	if v.e.Router.IsLocal(p.Src) && !acceptLocal {
+		return iptables.False, ""
+	}
+	mark := uint32(0)
+	if validMark {
+		mark = p.Mark
+	}
+	back := v.e.Router.Lookup(routing.Query{Src: p.Dst, Dst: p.Src, Mark: mark})
+	if back.Kind != routing.Unicast && back.Kind != routing.Local {
+		return iptables.False, ""
+	}
+	if loose {
+		return iptables.True, ""
+	}
+	for _, h := range back.Hops {
+		if h.Dev == p.InIface {
+			return iptables.True, ""
+		}
+	}
+	return iptables.False, ""
+}
+
+func (v env) SourceFor(oif string, dst netip.Addr) (netip.Addr, bool) {
+	d := v.e.Router.Lookup(routing.Query{Dst: dst})
+	if d.Src.IsValid() && (oif == "" || len(d.Hops) > 0 && d.Hops[0].Dev == oif) {
+		return d.Src, true
+	}
+	if l := v.e.State.Link(oif); l != nil {
+		for _, a := range l.Addrs {
+			if a.Prefix.Addr().Is6() == dst.Is6() && a.Scope != "link" {
+				return a.Prefix.Addr(), true
+			}
+		}
+	}
+	return d.Src, d.Src.IsValid()
+}
+
+func (v env) PrimaryAddr(iface string, ipv6 bool) (netip.Addr, bool) {
+	if l := v.e.State.Link(iface); l != nil {
+		for _, a := range l.Addrs {
+			if a.Prefix.Addr().Is6() == ipv6 {
+				return a.Prefix.Addr(), true
+			}
+		}
+	}
+	return netip.Addr{}, false
+}
+
+func (e *NetNS) rules(p packet.Packet) *iptables.Ruleset {
+	if p.Is6() {
+		return e.IPT6
+	}
+	return e.IPT4
+}
+
+// hook runs a netfilter hook; a namespace without a rules dump is a gap, not an accept.
+func (e *NetNS) hook(name string, o Outcome) []Outcome {
+	if len(e.nftOnly) > 0 {
+		o.Kind, o.Why = Unknown, fmt.Sprintf("%s/nft.json has nftables tables (%s) that netsim does not evaluate yet: the %s hook cannot be decided", e.State.Dir, strings.Join(e.nftOnly, ", "), name)
+		return []Outcome{o}
+	}
+	rs := e.rules(o.Packet)
+	if rs == nil {
+		file := "iptables-save.txt"
+		if o.Packet.Is6() {
+			file = "ip6tables-save.txt"
+		}
+		o.Kind, o.Why = Unknown, fmt.Sprintf("%s: no %s in the dump, so the %s hook cannot be evaluated", e.State.Dir, file, name)
+		return []Outcome{o}
+	}
+	var out []Outcome
+	for _, r := range rs.Hook(env{e}, name, o.Packet) {
+		n := o
+		n.Packet = r.Packet
+		n.Steps = append(append([]Step{}, o.Steps...), iptSteps(rs, r.Steps)...)
+		n.Branches = append(append([]string{}, o.Branches...), r.Branches...)
+		switch r.Verdict {
+		case iptables.Drop:
+			n.Kind = Dropped
+		case iptables.Reject:
+			n.Kind, n.Reject = Rejected, r.RejectWith
+		case iptables.Unknown:
+			n.Kind, n.Why = Unknown, r.Why
+			if r.UnknownRule != nil {
+				n.Steps = append(n.Steps, Step{What: "iptables " + r.UnknownRule.Table + "/" + r.UnknownRule.Chain, Action: "unknown", Pos: r.UnknownRule.Pos, Text: r.UnknownRule.Text, Note: r.Why, Packet: r.Packet})
+			}
+		}
+		out = append(out, n)
+	}
+	return out
+}
+
+func iptSteps(rs *iptables.Ruleset, steps []iptables.Step) []Step {
+	var out []Step
+	for _, s := range steps {
+		st := Step{What: "iptables " + s.Table + "/" + s.Chain, Action: s.Action, Note: s.Note, Packet: s.Packet}
+		if s.Rule != nil {
+			st.Pos, st.Text = s.Rule.Pos, s.Rule.Text
+		} else if t := rs.Tables[s.Table]; t != nil && t.Chains[s.Chain] != nil {
+			st.Pos = t.Chains[s.Chain].Pos
+			st.Text = ":" + s.Chain + " " + t.Chains[s.Chain].Policy
+		}
+		out = append(out, st)
+	}
+	return out
+}
+
+func routeStep(d routing.Decision, p packet.Packet) Step {
+	st := Step{What: "routing", Action: d.Kind.String(), Packet: p, Note: d.Why}
+	if d.Route != nil {
+		st.Pos, st.Text = d.Route.Pos, d.Route.String()
+	} else if d.Rule != nil {
+		st.Pos, st.Text = d.Rule.Pos, d.Rule.String()
+	}
+	return st
+}
+
+// Arrive takes a packet that came in on iif through PREROUTING, routing, and INPUT or
+// FORWARD and POSTROUTING.
+func (e *NetNS) Arrive(p packet.Packet, iif string) []Outcome {
+	p.InIface, p.OutIface = iif, ""
+	var out []Outcome
+	for _, o := range e.hook("PREROUTING", Outcome{Packet: p}) {
+		if o.Kind != Deliver {
+			out = append(out, o)
+			continue
+		}
+		out = append(out, e.routeInput(o, iif)...)
+	}
+	return out
+}
+
+func (e *NetNS) routeInput(o Outcome, iif string) []Outcome {
+	p := o.Packet
+	d := e.Router.Lookup(routing.Query{Src: p.Src, Dst: p.Dst, Mark: p.Mark, IIf: iif, Proto: p.Proto, SPort: p.SPort, DPort: p.DPort})
+	o.Steps = append(o.Steps, routeStep(d, p))
+	if e.Router.IsLocal(p.Src) && d.Kind != routing.Local {
+		if v, _ := e.Router.Sysctl("net.ipv4.conf." + iif + ".accept_local"); v != "1" {
+			o.Kind, o.Why = Dropped, "martian source: "+p.Src.String()+" is an address of this namespace (accept_local=0)"
+			return []Outcome{o}
+		}
+	}
+	if ok, why := e.Router.RPFilter(p.Src, p.Dst, iif, p.Mark); !ok {
+		o.Kind, o.Why = Dropped, why
+		return []Outcome{o}
+	}
+	switch d.Kind {
+	case routing.Local:
+		if p.Dst.IsLoopback() && iif != "lo" {
+			if v, _ := e.Router.Sysctl("net.ipv4.conf." + iif + ".route_localnet"); v != "1" {
+				if all, _ := e.Router.Sysctl("net.ipv4.conf.all.route_localnet"); all != "1" {
+					o.Kind, o.Why = Dropped, "martian destination: "+p.Dst.String()+" from "+iif+" (route_localnet=0)"
+					return []Outcome{o}
+				}
+			}
+		}
+		return e.input(o)
+	case routing.Unicast:
+	case routing.Unknown:
+		o.Kind, o.Why = Unknown, d.Why
+		return []Outcome{o}
+	}
+	fwd, setting, known := e.Router.Forwarding(iif, p.Is6())
+	if !known {
+		o.Kind, o.Why = Unknown, "the dump has no forwarding sysctl for "+iif
+		return []Outcome{o}
+	}
+	if !fwd {
+		// ip_error: with forwarding off on the input device no ICMP is sent.
+		o.Kind, o.Why = Dropped, "forwarding is off on "+iif+" ("+setting+")"
+		o.Steps = append(o.Steps, Step{What: "sysctl", Action: "drop", Text: setting, Packet: p})
+		return []Outcome{o}
+	}
+	switch d.Kind {
+	case routing.Blackhole:
+		o.Kind, o.Why = NoRoute, "blackhole route"
+		return []Outcome{o}
+	case routing.Unreachable:
+		o.Kind, o.Reject, o.Why = NoRoute, "icmp-host-unreachable", "unreachable route"
+		return []Outcome{o}
+	case routing.Prohibit:
+		o.Kind, o.Reject, o.Why = NoRoute, "icmp-admin-prohibited", "prohibit route"
+		return []Outcome{o}
+	case routing.NoRoute:
+		o.Kind, o.Reject, o.Why = NoRoute, "icmp-net-unreachable", d.Why
+		return []Outcome{o}
+	case routing.Broadcast, routing.Multicast:
+		o.Kind, o.Why = Unknown, "broadcast and multicast forwarding are not modelled"
+		return []Outcome{o}
+	}
+	var out []Outcome
+	for _, h := range d.Hops {
+		n := o
+		n.Packet.OutIface = h.Dev
+		n.NextHop = h.Gateway
+		if len(d.Hops) > 1 {
+			n.Branches = append(append([]string{}, o.Branches...), "multipath next hop "+h.Gateway.String()+" dev "+h.Dev)
+		}
+		for _, f := range e.hook("FORWARD", n) {
+			if f.Kind != Deliver {
+				out = append(out, f)
+				continue
+			}
+			out = append(out, e.postrouting(f)...)
+		}
+	}
+	return out
+}
+
+func (e *NetNS) input(o Outcome) []Outcome {
+	var out []Outcome
+	for _, i := range e.hook("INPUT", o) {
+		// Deliver is the zero Kind: an INPUT that accepts leaves it so.
+		out = append(out, i)
+	}
+	return out
+}
+
+func (e *NetNS) postrouting(o Outcome) []Outcome {
+	var out []Outcome
+	for _, p := range e.hook("POSTROUTING", o) {
+		if p.Kind == Deliver {
+			p.Kind = Forward
+			p.OutIface = p.Packet.OutIface
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+// Send takes a locally generated packet (Src may be unset: the kernel picks it) through
+// routing, OUTPUT (rerouting when OUTPUT changed its destination or mark) and
+// POSTROUTING; a packet to a local address comes back through INPUT.
+func (e *NetNS) Send(p packet.Packet) []Outcome {
+	d := e.Router.Lookup(routing.Query{Src: p.Src, Dst: p.Dst, Mark: p.Mark, Proto: p.Proto, SPort: p.SPort, DPort: p.DPort})
+	o := Outcome{Packet: p}
+	if !o.Packet.Src.IsValid() {
+		o.Packet.Src = d.Src
+	}
+	o.Steps = append(o.Steps, routeStep(d, o.Packet))
+	if bad, ok := e.localRouteFailure(d, o); !ok {
+		return []Outcome{bad}
+	}
+	if d.Kind == routing.Local {
+		o.Packet.OutIface = "lo"
+	} else {
+		o.Packet.OutIface = d.Hops[0].Dev
+		o.NextHop = d.Hops[0].Gateway
+	}
+	var out []Outcome
+	for _, n := range e.hook("OUTPUT", o) {
+		if n.Kind != Deliver {
+			out = append(out, n)
+			continue
+		}
+		if n.Packet.Dst != p.Dst || n.Packet.Mark != p.Mark {
+			// ip_route_me_harder: OUTPUT changed what routing depends on.
+			d2 := e.Router.Lookup(routing.Query{Src: n.Packet.Src, Dst: n.Packet.Dst, Mark: n.Packet.Mark, Proto: p.Proto, SPort: p.SPort, DPort: p.DPort})
+			n.Steps = append(n.Steps, routeStep(d2, n.Packet))
+			if bad, ok := e.localRouteFailure(d2, n); !ok {
+				out = append(out, bad)
+				continue
+			}
+			d = d2
+			if d.Kind == routing.Local {
+				n.Packet.OutIface = "lo"
+			} else {
+				n.Packet.OutIface, n.NextHop = d.Hops[0].Dev, d.Hops[0].Gateway
+			}
+		}
+		for _, post := range e.hook("POSTROUTING", n) {
+			if post.Kind != Deliver {
+				out = append(out, post)
+				continue
+			}
+			if d.Kind == routing.Local {
+				// Looped back: the packet now arrives on lo.
+				post.Packet.InIface, post.Packet.OutIface = "lo", ""
+				for _, pr := range e.hook("PREROUTING", post) {
+					if pr.Kind != Deliver {
+						out = append(out, pr)
+						continue
+					}
+					out = append(out, e.input(pr)...)
+				}
+				continue
+			}
+			post.Kind, post.OutIface = Forward, post.Packet.OutIface
+			out = append(out, post)
+		}
+	}
+	return out
+}
+
+// localRouteFailure turns a failed lookup for a locally generated packet into its
+// outcome (the sending program gets an error at once).
+func (e *NetNS) localRouteFailure(d routing.Decision, o Outcome) (Outcome, bool) {
+	switch d.Kind {
+	case routing.Unicast, routing.Local:
+		return o, true
+	case routing.Unknown:
+		o.Kind, o.Why = Unknown, d.Why
+	case routing.Blackhole:
+		o.Kind, o.Why = NoRoute, "blackhole route (the sender gets EINVAL)"
+	case routing.Unreachable:
+		o.Kind, o.Reject, o.Why = NoRoute, "icmp-host-unreachable", "unreachable route (the sender gets EHOSTUNREACH)"
+	case routing.Prohibit:
+		o.Kind, o.Reject, o.Why = NoRoute, "icmp-admin-prohibited", "prohibit route (the sender gets EACCES)"
+	default:
+		o.Kind, o.Reject, o.Why = NoRoute, "icmp-net-unreachable", "no route (the sender gets ENETUNREACH)"
+	}
+	return o, false
+}
