@@ -85,6 +85,11 @@ func (rs *Ruleset) Hook(env Env, hook string, p packet.Packet) []Result {
 				continue
 			}
 			if tname == "nat" && (r.Packet.CtState != packet.CtNew || r.Packet.Untracked) {
+				// Not a first packet: the nat table is not consulted; conntrack undoes the
+				// connection's NAT on replies instead, at the nat hooks' places.
+				if r.Packet.Reply {
+					r.Packet = reverseNAT(hook, r.Packet)
+				}
 				next = append(next, r)
 				continue
 			}
@@ -387,4 +392,22 @@ func appendStr(s []string, v string) []string {
 	out := make([]string, len(s), len(s)+1)
 	copy(out, s)
 	return append(out, v)
+}
+
+// reverseNAT applies conntrack's translation to a reply packet: at PREROUTING and OUTPUT
+// the destination manipulation (undoing SNAT/MASQUERADE), at INPUT and POSTROUTING the
+// source manipulation (undoing DNAT/REDIRECT). OrigSrc/OrigDst are the original
+// direction's addresses.
+func reverseNAT(hook string, p packet.Packet) packet.Packet {
+	switch hook {
+	case "PREROUTING", "OUTPUT":
+		if p.SNATed && p.OrigSrc.IsValid() {
+			p.Dst, p.DPort = p.OrigSrc.Addr(), p.OrigSrc.Port()
+		}
+	case "INPUT", "POSTROUTING":
+		if p.DNATed && p.OrigDst.IsValid() {
+			p.Src, p.SPort = p.OrigDst.Addr(), p.OrigDst.Port()
+		}
+	}
+	return p
 }
