@@ -10,8 +10,8 @@ import (
 
 	"github.com/netsim/netsim/model"
 	"github.com/netsim/netsim/model/source"
-	"github.com/netsim/netsim/rules/iptables"
 	"github.com/netsim/netsim/rules/ipset"
+	"github.com/netsim/netsim/rules/iptables"
 	"github.com/netsim/netsim/rules/packet"
 	"github.com/netsim/netsim/rules/routing"
 )
@@ -91,12 +91,12 @@ type OutcomeKind int
 
 // Outcome kinds.
 const (
-	Deliver OutcomeKind = iota // to a local socket (INPUT accepted)
-	Forward                    // out of a device, towards a next hop
-	Dropped                    // silently
-	Rejected                   // with an error sent back (Reject says which)
-	NoRoute                    // no route, or a blackhole/unreachable/prohibit route
-	Unknown                    // the data cannot decide
+	Deliver  OutcomeKind = iota // to a local socket (INPUT accepted)
+	Forward                     // out of a device, towards a next hop
+	Dropped                     // silently
+	Rejected                    // with an error sent back (Reject says which)
+	NoRoute                     // no route, or a blackhole/unreachable/prohibit route
+	Unknown                     // the data cannot decide
 )
 
 func (k OutcomeKind) String() string {

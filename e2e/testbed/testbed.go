@@ -289,6 +289,12 @@ func (tb *Testbed) Log(name string) string {
 // dialInNetNS returns a dialer whose sockets are made inside a network namespace, so the
 // harness can reach the API server without any address in the host's namespace.
 func dialInNetNS(nsPath string) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	return DialIn(nsPath, net.Dialer{})
+}
+
+// DialIn returns a dial function whose sockets are made inside the network namespace at
+// nsPath (/var/run/netns/NAME), with the dialer's options (local address, timeout).
+func DialIn(nsPath string, dialer net.Dialer) func(ctx context.Context, network, addr string) (net.Conn, error) {
 	return func(ctx context.Context, network, addr string) (net.Conn, error) {
 		type result struct {
 			c   net.Conn
@@ -309,8 +315,7 @@ func dialInNetNS(nsPath string) func(ctx context.Context, network, addr string) 
 				ch <- result{nil, err}
 				return
 			}
-			var d net.Dialer
-			c, err := d.DialContext(ctx, network, addr)
+			c, err := dialer.DialContext(ctx, network, addr)
 			ch <- result{c, err}
 		}()
 		r := <-ch
@@ -584,6 +589,16 @@ func init() {
 			r.done <- r.cmd.Start()
 		}
 	}()
+}
+
+// StartProcess starts a command whose lifetime is bound to the test binary's
+// (Pdeathsig), from the thread that outlives it.
+func StartProcess(cmd *exec.Cmd) error {
+	if cmd.SysProcAttr == nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{}
+	}
+	cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
+	return startOnSpawner(cmd)
 }
 
 func startOnSpawner(cmd *exec.Cmd) error {
