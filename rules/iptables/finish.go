@@ -10,6 +10,16 @@ import (
 // finishConds folds the options of modules whose options work together (addrtype,
 // statistic, rpfilter, set's flags) into one condition each.
 func (r *Rule) finishConds() error {
+	folds := false
+	for _, c := range r.Conds {
+		switch c.Module {
+		case "addrtype", "statistic", "rpfilter", "set":
+			folds = true
+		}
+	}
+	if !folds {
+		return nil
+	}
 	var out []Cond
 	for i := 0; i < len(r.Conds); i++ {
 		c := r.Conds[i]

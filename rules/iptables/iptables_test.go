@@ -240,3 +240,19 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestTokenize(t *testing.T) {
+	cases := map[string][]string{
+		`-A X -m comment --comment "a b" -j ACCEPT`:         {"-A", "X", "-m", "comment", "--comment", "a b", "-j", "ACCEPT"},
+		`-A X -m comment --comment "say \"hi\" \\ ok" -j Y`: {"-A", "X", "-m", "comment", "--comment", `say "hi" \ ok`, "-j", "Y"},
+		"-A\tX  -j   ACCEPT ":                                {"-A", "X", "-j", "ACCEPT"},
+		`-A X --comment pre"fix mid"post`:                   {"-A", "X", "--comment", "prefix midpost"},
+		`-A X --comment ""`:                                 {"-A", "X", "--comment", ""},
+	}
+	for in, want := range cases {
+		got, err := tokenize(in)
+		if err != nil || strings.Join(got, "|") != strings.Join(want, "|") {
+			t.Errorf("%q: %q %v, want %q", in, got, err, want)
+		}
+	}
+}

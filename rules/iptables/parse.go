@@ -28,36 +28,52 @@ func isBuiltin(table, chain string) bool {
 }
 
 // tokenize splits a rule line the way iptables-restore does: on blanks, with double
-// quotes grouping and backslash escaping inside them.
+// quotes grouping and backslash escaping inside them. Tokens are substrings of the line
+// where they can be (this runs once per rule of rulesets with tens of thousands).
 func tokenize(line string) ([]string, error) {
-	var out []string
-	var cur strings.Builder
-	inTok, inQuote := false, false
-	for i := 0; i < len(line); i++ {
+	out := make([]string, 0, 24)
+	for i := 0; i < len(line); {
 		c := line[i]
-		switch {
-		case inQuote && c == '\\' && i+1 < len(line) && (line[i+1] == '"' || line[i+1] == '\\'):
-			cur.WriteByte(line[i+1])
+		if c == ' ' || c == '\t' {
 			i++
-		case c == '"':
-			inQuote = !inQuote
-			inTok = true
-		case !inQuote && (c == ' ' || c == '\t'):
-			if inTok {
-				out = append(out, cur.String())
-				cur.Reset()
-				inTok = false
-			}
-		default:
-			cur.WriteByte(c)
-			inTok = true
+			continue
 		}
-	}
-	if inQuote {
-		return nil, fmt.Errorf("unterminated quote")
-	}
-	if inTok {
-		out = append(out, cur.String())
+		start := i
+		simple := true
+		for i < len(line) && line[i] != ' ' && line[i] != '\t' {
+			if line[i] == '"' {
+				simple = false
+				break
+			}
+			i++
+		}
+		if simple {
+			out = append(out, line[start:i])
+			continue
+		}
+		// A token with quotes: "a b" or pre"fix" with \" and \\ escapes inside.
+		var b strings.Builder
+		b.WriteString(line[start:i])
+		inQuote := false
+		for ; i < len(line); i++ {
+			ch := line[i]
+			switch {
+			case inQuote && ch == '\\' && i+1 < len(line) && (line[i+1] == '"' || line[i+1] == '\\'):
+				b.WriteByte(line[i+1])
+				i++
+			case ch == '"':
+				inQuote = !inQuote
+			case !inQuote && (ch == ' ' || ch == '\t'):
+				goto done
+			default:
+				b.WriteByte(ch)
+			}
+		}
+	done:
+		if inQuote {
+			return nil, fmt.Errorf("unterminated quote")
+		}
+		out = append(out, b.String())
 	}
 	return out, nil
 }
@@ -217,7 +233,7 @@ func (rs *Ruleset) parseCommand(t *Table, line string, pos source.Pos) error {
 			}
 		}
 	}
-	r := &Rule{Table: t.Name, Chain: chainName, Pos: pos, Text: line}
+	r := &Rule{Table: t.Name, Chain: chainName, Pos: pos, Text: line, Conds: make([]Cond, 0, 8)}
 	if err := rs.parseRule(r, rest); err != nil {
 		return source.Errorf(pos, "%v", err)
 	}
@@ -278,7 +294,7 @@ func (rs *Ruleset) parseRule(r *Rule, toks []string) error {
 			if name == "-p" {
 				implicitProto = arg
 			}
-			if err := r.addCond(rs.IPv6, neg, "", name, []string{arg}); err != nil {
+			if err := r.addCond(rs.IPv6, neg, "", name, toks[i:i+1]); err != nil {
 				return err
 			}
 			neg = false
@@ -320,24 +336,19 @@ func (rs *Ruleset) parseRule(r *Rule, toks []string) error {
 		if !strings.HasPrefix(tok, "--") {
 			return fmt.Errorf("unexpected %q", tok)
 		}
-		var args []string
+		var args []string // a window of toks: no copy
+		n := 1
 		switch {
 		case arity0[tok]:
+			n = 0
 		case arity2[tok]:
-			for k := 0; k < 2; k++ {
-				a, err := next()
-				if err != nil {
-					return err
-				}
-				args = append(args, a)
-			}
-		default:
-			a, err := next()
-			if err != nil {
-				return err
-			}
-			args = append(args, a)
+			n = 2
 		}
+		if i+n >= len(toks) {
+			return fmt.Errorf("%s needs %d argument(s)", tok, n)
+		}
+		args = toks[i+1 : i+1+n : i+1+n]
+		i += n
 		if inTarget {
 			if neg {
 				return fmt.Errorf("! before target option %s", tok)
