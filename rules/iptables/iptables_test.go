@@ -229,6 +229,8 @@ func FuzzParse(f *testing.F) {
 		d, _ := os.ReadFile(p)
 		f.Add(d)
 	}
+	f.Add([]byte("*filter\n:INPUT ACCEPT [0:0]\n:A - [0:0]\n-A INPUT ! -s 10.0.0.0/8 -p tcp -m tcp --dport 1:2 -j A\n-A A -m mark --mark 0x1/0x1 -g A\n-A A -j RETURN\nCOMMIT\n"))
+	f.Add([]byte("*nat\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING -m statistic --mode random --probability 0.5 -j DNAT --to-destination 10.0.0.1-10.0.0.3:80-90\n-A PREROUTING -m addrtype --dst-type LOCAL --limit-iface-in -j REDIRECT --to-ports 7\nCOMMIT\n"))
 	f.Fuzz(func(t *testing.T, d []byte) {
 		rs, err := Parse(source.NewFile("f", d), false)
 		if err != nil {
