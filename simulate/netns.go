@@ -127,6 +127,9 @@ type Outcome struct {
 	Why      string
 }
 
+// Env is the namespace as iptables' matches and NAT targets see it.
+func (e *NetNS) Env() iptables.NATEnv { return env{e} }
+
 // env adapts the namespace for iptables' matches and NAT.
 type env struct{ e *NetNS }
 

@@ -247,7 +247,7 @@ func TestTokenize(t *testing.T) {
 	cases := map[string][]string{
 		`-A X -m comment --comment "a b" -j ACCEPT`:         {"-A", "X", "-m", "comment", "--comment", "a b", "-j", "ACCEPT"},
 		`-A X -m comment --comment "say \"hi\" \\ ok" -j Y`: {"-A", "X", "-m", "comment", "--comment", `say "hi" \ ok`, "-j", "Y"},
-		"-A\tX  -j   ACCEPT ":                                {"-A", "X", "-j", "ACCEPT"},
+		"-A\tX  -j   ACCEPT ":                               {"-A", "X", "-j", "ACCEPT"},
 		`-A X --comment pre"fix mid"post`:                   {"-A", "X", "--comment", "prefix midpost"},
 		`-A X --comment ""`:                                 {"-A", "X", "--comment", ""},
 	}

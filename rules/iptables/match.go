@@ -512,6 +512,8 @@ func compile(ipv6 bool, module, option string, args []string) (predicate, error)
 	case "tcp", "udp", "sctp", "udplite":
 		proto, _ := parseProto(module)
 		switch option {
+		case "": // -m tcp alone: the protocol only
+			return portMatch{proto: proto, ranges: []portRange{{0, 65535}}}, nil
 		case "--sport", "--source-port", "--dport", "--destination-port":
 			r, err := parsePortRanges(arg, ":")
 			return portMatch{proto: proto, src: option == "--sport" || option == "--source-port", ranges: r}, err

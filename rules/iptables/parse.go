@@ -267,6 +267,22 @@ func (rs *Ruleset) parseRule(r *Rule, toks []string) error {
 	module := ""
 	group := 0
 	inTarget := false
+	// A module given without options (-m rpfilter, -m tcp) still matches on its own.
+	optionless := func() error {
+		if module == "" {
+			return nil
+		}
+		for _, c := range r.Conds {
+			if c.group == group {
+				return nil
+			}
+		}
+		if err := r.addCond(rs.IPv6, false, module, "", nil); err != nil {
+			return err
+		}
+		r.Conds[len(r.Conds)-1].group = group
+		return nil
+	}
 	var implicitProto string
 	for i := 0; i < len(toks); i++ {
 		tok := toks[i]
@@ -310,6 +326,9 @@ func (rs *Ruleset) parseRule(r *Rule, toks []string) error {
 			if err != nil {
 				return err
 			}
+			if err := optionless(); err != nil {
+				return err
+			}
 			module, inTarget = arg, false
 			group++
 			continue
@@ -318,6 +337,10 @@ func (rs *Ruleset) parseRule(r *Rule, toks []string) error {
 			if err != nil {
 				return err
 			}
+			if err := optionless(); err != nil {
+				return err
+			}
+			module = ""
 			if r.Target.Name != "" {
 				return fmt.Errorf("two targets: %s and %s", r.Target.Name, arg)
 			}
@@ -370,6 +393,9 @@ func (rs *Ruleset) parseRule(r *Rule, toks []string) error {
 	}
 	if neg {
 		return fmt.Errorf("! at the end of the rule")
+	}
+	if err := optionless(); err != nil {
+		return err
 	}
 	if err := r.finishConds(); err != nil {
 		return err
