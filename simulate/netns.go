@@ -185,6 +185,26 @@ func (v env) SourceFor(oif string, dst netip.Addr) (netip.Addr, bool) {
 	return d.Src, d.Src.IsValid()
 }
 
+func (v env) SocketFor(p *packet.Packet, nowildcard bool) (found, known bool) {
+	if !v.e.State.Has("sockets") {
+		return false, false
+	}
+	proto := packet.ProtoName(p.Proto)
+	for i := range v.e.State.Sockets {
+		s := &v.e.State.Sockets[i]
+		if s.Proto != proto {
+			continue
+		}
+		if s.State == "ESTAB" && s.Local.Addr() == p.Dst && s.Local.Port() == p.DPort && s.Peer == p.SrcAP().String() {
+			return true, true
+		}
+		if s.Accepts(proto, p.DstAP(), p.InIface) && (nowildcard || (!s.Local.Addr().IsUnspecified() && !s.DualStack)) {
+			return true, true
+		}
+	}
+	return false, true
+}
+
 func (v env) PrimaryAddr(iface string, ipv6 bool) (netip.Addr, bool) {
 	if l := v.e.State.Link(iface); l != nil {
 		for _, a := range l.Addrs {

@@ -13,7 +13,7 @@ func (r *Rule) finishConds() error {
 	folds := false
 	for _, c := range r.Conds {
 		switch c.Module {
-		case "addrtype", "statistic", "rpfilter", "set":
+		case "addrtype", "statistic", "rpfilter", "set", "socket":
 			folds = true
 		}
 	}
@@ -69,6 +69,18 @@ func (r *Rule) finishConds() error {
 				}
 			}
 			out = append(out, Cond{Module: "rpfilter", Option: joinOpts(group), pred: m, group: c.group})
+			i = j - 1
+		case "socket":
+			var m socketMatch
+			for _, g := range group {
+				switch g.Option {
+				case "--transparent":
+					m.transparent = true
+				case "--nowildcard":
+					m.nowildcard = true
+				}
+			}
+			out = append(out, Cond{Module: "socket", Option: joinOpts(group), pred: m, group: c.group})
 			i = j - 1
 		case "set":
 			for _, g := range group {

@@ -650,6 +650,13 @@ func compile(ipv6 bool, module, option string, args []string) (predicate, error)
 			}
 		}
 		return lengthMatch{a, b}, nil
+	case "u32":
+		if option == "--u32" {
+			m, err := parseU32(arg)
+			return m, err
+		}
+	case "socket":
+		return socketOpt{option: option}, nil
 	case "recent", "limit", "connlimit", "hashlimit", "quota", "connbytes", "time":
 		return unknown{"-m " + module + " depends on state a snapshot does not hold (both outcomes explored)"}, nil
 	}
@@ -688,3 +695,8 @@ func (statisticOpt) eval(Env, *packet.Packet) (Tri, string) { return True, "" }
 type rpfilterOpt struct{ option string }
 
 func (rpfilterOpt) eval(Env, *packet.Packet) (Tri, string) { return True, "" }
+
+// socketOpt collects -m socket's options (folded by finishConds).
+type socketOpt struct{ option string }
+
+func (socketOpt) eval(Env, *packet.Packet) (Tri, string) { return True, "" }

@@ -118,6 +118,14 @@ func TestMatches(t *testing.T) {
 		// rpfilter: node1 routes 10.244.2.0/24 via eth0; a packet from there on eth0 passes.
 		{"-m rpfilter", []packet.Packet{with(func(p *packet.Packet) { p.Src = netip.MustParseAddr("10.244.2.7") })}, []packet.Packet{with(func(p *packet.Packet) { p.Src = netip.MustParseAddr("10.244.1.7") })}},
 		{"-p udp -m udp", []packet.Packet{pkt(packet.UDP, "1.1.1.1", "2.2.2.2", 1, 2)}, []packet.Packet{base}},
+		// u32: the classic "TCP to port 80" and "IP protocol 6" tests, on known header fields.
+		{"-m u32 --u32 \"0>>22&0x3C@0>>16=80\"", nil, []packet.Packet{base}},
+		{"-m u32 --u32 \"0>>22&0x3C@0&0xFFFF=80\"", []packet.Packet{base}, []packet.Packet{with(func(p *packet.Packet) { p.DPort = 81 })}},
+		{"-m u32 --u32 \"6&0xFF=6 && 0>>22&0x3C@0&0xFFFF=1:1024\"", []packet.Packet{base}, []packet.Packet{pkt(packet.UDP, "10.0.0.2", "10.244.1.5", 1, 80)}},
+		{"-m u32 --u32 \"12=0x0A000002\"", []packet.Packet{base}, []packet.Packet{with(func(p *packet.Packet) { p.Src = netip.MustParseAddr("10.0.0.3") })}},
+		// socket: node1's sockets.txt has kube-proxy listening on 127.0.0.1:10249 and *:10256.
+		{"-m socket", []packet.Packet{pkt(packet.TCP, "127.0.0.1", "127.0.0.1", 5, 10249)}, []packet.Packet{pkt(packet.TCP, "10.0.0.2", "10.200.0.11", 5, 10256)}},
+		{"-m socket --nowildcard", []packet.Packet{pkt(packet.TCP, "10.0.0.2", "10.200.0.11", 5, 10256)}, []packet.Packet{base}},
 		{"-m rpfilter --invert", []packet.Packet{with(func(p *packet.Packet) { p.Src = netip.MustParseAddr("10.244.1.7") })}, []packet.Packet{with(func(p *packet.Packet) { p.Src = netip.MustParseAddr("10.244.2.7") })}},
 	}
 	for _, c := range cases {
@@ -142,8 +150,9 @@ func TestMatches(t *testing.T) {
 // TestMayMatch: state a snapshot lacks makes a match explored both ways.
 func TestMayMatch(t *testing.T) {
 	for _, m := range []string{"-m recent --rcheck --seconds 60 --name x", "-m limit --limit 5/sec", "-m connlimit --connlimit-above 10",
-		"-m hashlimit --hashlimit-above 10/sec --hashlimit-name h", "-m string --string x --algo bm", "-m u32 --u32 \"0>>22&0x3C@0>>16=0x50\"",
-		"-m owner --uid-owner 0", "-m socket --transparent", "-m statistic --mode nth --every 3 --packet 0"} {
+		"-m hashlimit --hashlimit-above 10/sec --hashlimit-name h", "-m string --string x --algo bm",
+		"-m owner --uid-owner 0", "-m statistic --mode nth --every 3 --packet 0",
+		"-m u32 --u32 \"0>>22&0x3C@4=0x29\""} { // TCP sequence numbers are not known
 		rs, err := iptables.Parse(source.NewFile("t", []byte("*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n-A FORWARD "+m+" -j DROP\nCOMMIT\n")), false)
 		if err != nil {
 			t.Errorf("%s: %v", m, err)
