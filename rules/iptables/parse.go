@@ -233,7 +233,7 @@ func (rs *Ruleset) parseCommand(t *Table, line string, pos source.Pos) error {
 			}
 		}
 	}
-	r := &Rule{Table: t.Name, Chain: chainName, Pos: pos, Text: line, Conds: make([]Cond, 0, 8)}
+	r := &Rule{Table: t.Name, Chain: chainName, Pos: pos, Text: line, Conds: make([]Cond, 0, 5)}
 	if err := rs.parseRule(r, rest); err != nil {
 		return source.Errorf(pos, "%v", err)
 	}
