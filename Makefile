@@ -10,7 +10,7 @@ export NETSIM_TOOLS
 DEMO_BUNDLE := testdata/bundles/two-node-iptables
 FUZZTIME  ?= 20s
 
-.PHONY: all build demo test unit e2e deps tools bench fuzz testdata-bundle clean
+.PHONY: all build demo test unit e2e e2e-report deps tools bench fuzz testdata-bundle clean
 
 all: build
 
@@ -25,7 +25,15 @@ demo: build
 # the Kubernetes binaries); without root those tests skip and say why.
 test: deps tools
 	$(GO) vet ./...
-	$(GO) test -count=1 ./...
+	$(GO) test -count=1 $$($(GO) list ./... | grep -v '/e2e')
+	@$(MAKE) --no-print-directory e2e-report
+
+# The end-to-end tests, printing their results (the kernel-differential counts among them)
+# and, if one fails, everything they logged.
+e2e-report:
+	@log=$$(mktemp); if $(GO) test -count=1 -v ./e2e/... > $$log 2>&1; then \
+	  grep -E '^(--- |ok|PASS|FAIL)|kernel-differential:|skipping' $$log; rm -f $$log; \
+	else cat $$log; rm -f $$log; exit 1; fi
 
 # Unit, golden and fuzz-corpus tests only: no root, no network namespaces.
 unit:
