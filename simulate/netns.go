@@ -26,6 +26,63 @@ type NetNS struct {
 	// nftOnly names nft tables that iptables did not write: until the nftables engine
 	// evaluates them, every hook they could act at is unknown rather than passed.
 	nftOnly []string
+
+	// GoOn makes a drop, reject or undecidable step a Blocker of the outcome, after which
+	// the packet goes on as if it had been allowed: a trace then shows every blocker on
+	// the path, not only the first (fix one, see the next). Routing failures still stop.
+	GoOn bool
+	// Ports finds the bridge port that leads to an address (the walker's graph knows the
+	// other ends of the ports). It is needed when br_netfilter bridges a packet that
+	// PREROUTING DNATed to an address on the bridge it came from.
+	Ports PortResolver
+}
+
+// PortResolver finds which port of a bridge leads to an address.
+type PortResolver interface {
+	PortFor(bridge string, dst netip.Addr) (port string, hairpin *bool, ok bool)
+}
+
+// Blocker is a step that would have stopped the packet, when GoOn let it continue.
+type Blocker struct {
+	Kind   OutcomeKind
+	Reject string
+	Why    string
+	Step   int // index in Steps of the step that decided (-1: none)
+	Packet packet.Packet
+}
+
+// block applies a drop, reject or unknown to an outcome: without GoOn it ends the
+// outcome (and block reports true); with it, the blocker is recorded and the walk goes on.
+func (e *NetNS) block(o *Outcome, kind OutcomeKind, reject, why string) bool {
+	if !e.GoOn {
+		o.Kind, o.Reject, o.Why = kind, reject, why
+		return true
+	}
+	o.Blocked = append(append([]Blocker{}, o.Blocked...), Blocker{Kind: kind, Reject: reject, Why: why, Step: len(o.Steps) - 1, Packet: o.Packet})
+	return false
+}
+
+// rpStep cites the rp_filter setting that decided (the device's or conf.all, whichever is
+// larger, as the kernel takes).
+func (e *NetNS) rpStep(iif, why string, p packet.Packet) Step {
+	name := "net.ipv4.conf." + iif + ".rp_filter"
+	all, _ := e.Router.Sysctl("net.ipv4.conf.all.rp_filter")
+	dev, _ := e.Router.Sysctl(name)
+	if all > dev {
+		name = "net.ipv4.conf.all.rp_filter"
+	}
+	return e.sysctlStep(name, "drop", why, p)
+}
+
+// sysctlStep cites a setting.
+func (e *NetNS) sysctlStep(name, action, note string, p packet.Packet) Step {
+	st := Step{What: "sysctl", Action: action, Note: note, Packet: p}
+	if s, ok := e.State.Sysctls.Get(name); ok {
+		st.Pos, st.Text = s.Pos, name+" = "+s.Value
+	} else {
+		st.Text = name + " (not in the dump)"
+	}
+	return st
 }
 
 // NewNetNS parses a namespace's rule files (once) and indexes its routes.
@@ -125,6 +182,9 @@ type Outcome struct {
 	Steps    []Step
 	Branches []string
 	Why      string
+	// Blocked lists the steps that would have stopped the packet before this outcome
+	// (GoOn only), first first.
+	Blocked []Blocker
 }
 
 // Env is the namespace as iptables' matches and NAT targets see it.
@@ -226,8 +286,10 @@ func (e *NetNS) rules(p packet.Packet) *iptables.Ruleset {
 // hook runs a netfilter hook; a namespace without a rules dump is a gap, not an accept.
 func (e *NetNS) hook(name string, o Outcome) []Outcome {
 	if len(e.nftOnly) > 0 {
-		o.Kind, o.Why = Unknown, fmt.Sprintf("%s/nft.json has nftables tables (%s) that netsim does not evaluate yet: the %s hook cannot be decided", e.State.Dir, strings.Join(e.nftOnly, ", "), name)
-		return []Outcome{o}
+		o.Steps = append(o.Steps, Step{What: "nftables " + name, Action: "unknown", Pos: source.Pos{File: e.State.Dir + "/nft.json", Line: 1}, Packet: o.Packet})
+		if e.block(&o, Unknown, "", fmt.Sprintf("%s/nft.json has nftables tables (%s) that netsim does not evaluate yet: the %s hook cannot be decided", e.State.Dir, strings.Join(e.nftOnly, ", "), name)) {
+			return []Outcome{o}
+		}
 	}
 	rs := e.rules(o.Packet)
 	if rs == nil {
@@ -235,7 +297,9 @@ func (e *NetNS) hook(name string, o Outcome) []Outcome {
 		if o.Packet.Is6() {
 			file = "ip6tables-save.txt"
 		}
-		o.Kind, o.Why = Unknown, fmt.Sprintf("%s: no %s in the dump, so the %s hook cannot be evaluated", e.State.Dir, file, name)
+		if e.block(&o, Unknown, "", fmt.Sprintf("%s: no %s in the dump, so the %s hook cannot be evaluated", e.State.Dir, file, name)) {
+			return []Outcome{o}
+		}
 		return []Outcome{o}
 	}
 	var out []Outcome
@@ -246,14 +310,14 @@ func (e *NetNS) hook(name string, o Outcome) []Outcome {
 		n.Branches = append(append([]string{}, o.Branches...), r.Branches...)
 		switch r.Verdict {
 		case iptables.Drop:
-			n.Kind = Dropped
+			e.block(&n, Dropped, "", "dropped by iptables at "+name)
 		case iptables.Reject:
-			n.Kind, n.Reject = Rejected, r.RejectWith
+			e.block(&n, Rejected, r.RejectWith, "rejected by iptables at "+name)
 		case iptables.Unknown:
-			n.Kind, n.Why = Unknown, r.Why
 			if r.UnknownRule != nil {
 				n.Steps = append(n.Steps, Step{What: "iptables " + r.UnknownRule.Table + "/" + r.UnknownRule.Chain, Action: "unknown", Pos: r.UnknownRule.Pos, Text: r.UnknownRule.Text, Note: r.Why, Packet: r.Packet})
 			}
+			e.block(&n, Unknown, "", r.Why)
 		}
 		out = append(out, n)
 	}
@@ -289,6 +353,25 @@ func routeStep(d routing.Decision, p packet.Packet) Step {
 // FORWARD and POSTROUTING.
 func (e *NetNS) Arrive(p packet.Packet, iif string) []Outcome {
 	p.InIface, p.OutIface = iif, ""
+	p.PhysIn, p.PhysOut, p.Bridged = "", "", false
+	return e.arrive(p, iif)
+}
+
+// ArriveBridge takes a packet that came into a bridge through one of its ports and is
+// addressed (at layer 2) to the bridge itself: the host routes it. With br_netfilter on,
+// PREROUTING sees the port as --physdev-in, and a packet that PREROUTING DNATs to an
+// address behind the same bridge is bridged back out (which needs hairpin mode when that
+// address is behind the port it came in on) instead of being routed.
+func (e *NetNS) ArriveBridge(p packet.Packet, bridge, port string) []Outcome {
+	p.InIface, p.OutIface = bridge, ""
+	p.PhysIn, p.PhysOut, p.Bridged = "", "", false
+	if on, _, _ := e.BridgeNetfilter(bridge, p.Is6()); on {
+		p.PhysIn = port
+	}
+	return e.arrive(p, bridge)
+}
+
+func (e *NetNS) arrive(p packet.Packet, iif string) []Outcome {
 	var out []Outcome
 	for _, o := range e.hook("PREROUTING", Outcome{Packet: p}) {
 		if o.Kind != Deliver {
@@ -306,21 +389,27 @@ func (e *NetNS) routeInput(o Outcome, iif string) []Outcome {
 	o.Steps = append(o.Steps, routeStep(d, p))
 	if e.Router.IsLocal(p.Src) && d.Kind != routing.Local {
 		if v, _ := e.Router.Sysctl("net.ipv4.conf." + iif + ".accept_local"); v != "1" {
-			o.Kind, o.Why = Dropped, "martian source: "+p.Src.String()+" is an address of this namespace (accept_local=0)"
-			return []Outcome{o}
+			o.Steps = append(o.Steps, e.sysctlStep("net.ipv4.conf."+iif+".accept_local", "drop", "martian source", p))
+			if e.block(&o, Dropped, "", "martian source: "+p.Src.String()+" is an address of this namespace (accept_local=0)") {
+				return []Outcome{o}
+			}
 		}
 	}
 	if ok, why := e.Router.RPFilter(p.Src, p.Dst, iif, p.Mark); !ok {
-		o.Kind, o.Why = Dropped, why
-		return []Outcome{o}
+		o.Steps = append(o.Steps, e.rpStep(iif, why, p))
+		if e.block(&o, Dropped, "", why) {
+			return []Outcome{o}
+		}
 	}
 	switch d.Kind {
 	case routing.Local:
 		if p.Dst.IsLoopback() && iif != "lo" {
 			if v, _ := e.Router.Sysctl("net.ipv4.conf." + iif + ".route_localnet"); v != "1" {
 				if all, _ := e.Router.Sysctl("net.ipv4.conf.all.route_localnet"); all != "1" {
-					o.Kind, o.Why = Dropped, "martian destination: "+p.Dst.String()+" from "+iif+" (route_localnet=0)"
-					return []Outcome{o}
+					o.Steps = append(o.Steps, e.sysctlStep("net.ipv4.conf."+iif+".route_localnet", "drop", "martian destination", p))
+					if e.block(&o, Dropped, "", "martian destination: "+p.Dst.String()+" from "+iif+" (route_localnet=0)") {
+						return []Outcome{o}
+					}
 				}
 			}
 		}
@@ -332,14 +421,16 @@ func (e *NetNS) routeInput(o Outcome, iif string) []Outcome {
 	}
 	fwd, setting, known := e.Router.Forwarding(iif, p.Is6())
 	if !known {
-		o.Kind, o.Why = Unknown, "the dump has no forwarding sysctl for "+iif
-		return []Outcome{o}
-	}
-	if !fwd {
+		if e.block(&o, Unknown, "", "the dump has no forwarding sysctl for "+iif) {
+			return []Outcome{o}
+		}
+	} else if !fwd {
 		// ip_error: with forwarding off on the input device no ICMP is sent.
-		o.Kind, o.Why = Dropped, "forwarding is off on "+iif+" ("+setting+")"
-		o.Steps = append(o.Steps, Step{What: "sysctl", Action: "drop", Text: setting, Packet: p})
-		return []Outcome{o}
+		name, _, _ := strings.Cut(setting, " ")
+		o.Steps = append(o.Steps, e.sysctlStep(name, "drop", "forwarding is off", p))
+		if e.block(&o, Dropped, "", "forwarding is off on "+iif+" ("+setting+")") {
+			return []Outcome{o}
+		}
 	}
 	switch d.Kind {
 	case routing.Blackhole:
@@ -358,6 +449,9 @@ func (e *NetNS) routeInput(o Outcome, iif string) []Outcome {
 		o.Kind, o.Why = Unknown, "broadcast and multicast forwarding are not modelled"
 		return []Outcome{o}
 	}
+	if p.PhysIn != "" && len(d.Hops) == 1 && d.Hops[0].Dev == iif && o.Packet.DNATed && e.Ports != nil {
+		return e.bridgedDNAT(o, iif, d.Hops[0])
+	}
 	var out []Outcome
 	for _, h := range d.Hops {
 		n := o
@@ -372,6 +466,57 @@ func (e *NetNS) routeInput(o Outcome, iif string) []Outcome {
 				continue
 			}
 			out = append(out, e.postrouting(f)...)
+		}
+	}
+	return out
+}
+
+// bridgedDNAT is br_netfilter's bridged_dnat: PREROUTING changed the destination of a
+// packet that came in through a bridge port, and the new destination is behind the same
+// bridge. The frame is bridged, not routed: FORWARD and POSTROUTING see the bridge as
+// both devices, and the bridge will not send it back out of the port it came in on
+// unless that port is in hairpin mode.
+func (e *NetNS) bridgedDNAT(o Outcome, bridge string, h routing.Hop) []Outcome {
+	target := h.Gateway
+	if !target.IsValid() {
+		target = o.Packet.Dst
+	}
+	port, hairpin, ok := e.Ports.PortFor(bridge, target)
+	o.Packet.OutIface, o.NextHop = bridge, h.Gateway
+	if !ok {
+		o.Kind, o.Reject, o.Why = NoRoute, "", "no port of "+bridge+" leads to "+target.String()+" (ARP for it fails)"
+		return []Outcome{o}
+	}
+	o.Packet.PhysOut, o.Packet.Bridged = port, true
+	if port == o.Packet.PhysIn {
+		switch {
+		case hairpin == nil:
+			o.Steps = append(o.Steps, Step{What: "bridge " + bridge, Action: "unknown", Packet: o.Packet, Note: "hairpin mode of port " + port + " is not in the dump (ip -d link)"})
+			if e.block(&o, Unknown, "", "the packet must leave "+bridge+" through the port it came in on ("+port+"), and the dump does not show that port's hairpin mode") {
+				return []Outcome{o}
+			}
+		case !*hairpin:
+			o.Steps = append(o.Steps, Step{What: "bridge " + bridge, Action: "drop", Packet: o.Packet, Note: "hairpin off on " + port})
+			if e.block(&o, Dropped, "", "the Service sent the pod's packet back to the pod itself: bridge "+bridge+" does not send a frame out of the port it came in on ("+port+") unless hairpin mode is on") {
+				return []Outcome{o}
+			}
+		default:
+			o.Steps = append(o.Steps, Step{What: "bridge " + bridge, Action: "hairpin", Packet: o.Packet, Note: "hairpin on " + port})
+		}
+	} else {
+		o.Steps = append(o.Steps, Step{What: "bridge " + bridge, Action: "bridge", Packet: o.Packet, Note: "br_netfilter bridges the DNATed packet from " + o.Packet.PhysIn + " to " + port})
+	}
+	var out []Outcome
+	for _, f := range e.hook("FORWARD", o) {
+		if f.Kind != Deliver {
+			out = append(out, f)
+			continue
+		}
+		for _, post := range e.hook("POSTROUTING", f) {
+			if post.Kind == Deliver {
+				post.Kind, post.OutIface = Forward, port
+			}
+			out = append(out, post)
 		}
 	}
 	return out

@@ -1,0 +1,299 @@
+// Package report renders a trace for people (a table per path, the first blocker with its
+// cause and fix) and for programs (the JSON and YAML of ../shared/CONTRACT.md §2).
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	"sigs.k8s.io/yaml"
+
+	"github.com/netsim/netsim/rules/packet"
+	"github.com/netsim/netsim/simulate"
+)
+
+// SchemaVersion is the trace JSON's version; adding fields keeps it, renaming or removing
+// one bumps it.
+const SchemaVersion = 1
+
+// Trace is the trace document of CONTRACT §2.
+type Trace struct {
+	SchemaVersion int      `json:"schemaVersion"`
+	Query         Query    `json:"query"`
+	Verdict       string   `json:"verdict"`
+	Notes         []string `json:"notes,omitempty"`
+	Paths         []Path   `json:"paths"`
+}
+
+// Query is what was asked.
+type Query struct {
+	Src      string `json:"src"`
+	Dst      string `json:"dst"`
+	Port     int    `json:"port,omitempty"`
+	Protocol string `json:"protocol"`
+	SPort    int    `json:"sport,omitempty"`
+	Size     int    `json:"size,omitempty"`
+}
+
+// Path is one way the packet goes.
+type Path struct {
+	Verdict  string    `json:"verdict"`
+	Endpoint string    `json:"endpoint,omitempty"`
+	Branches []string  `json:"branches,omitempty"`
+	Hops     []Hop     `json:"hops"`
+	Findings []Finding `json:"findings"`
+}
+
+// Hop is one decision or crossing.
+type Hop struct {
+	Node   string `json:"node,omitempty"`
+	NetNS  string `json:"netns"`
+	Step   string `json:"step"`
+	Action string `json:"action"`
+	Rule   *Rule  `json:"rule,omitempty"`
+	Note   string `json:"note,omitempty"`
+	// Direction is "reply" for hops of the packet sent back (omitted for the request).
+	Direction string  `json:"direction,omitempty"`
+	Packet    *Packet `json:"packet,omitempty"`
+}
+
+// Rule is the source of a decision: a file and line with its text.
+type Rule struct {
+	File string `json:"file,omitempty"`
+	Line int    `json:"line,omitempty"`
+	Text string `json:"text,omitempty"`
+}
+
+// Packet is the packet after the hop.
+type Packet struct {
+	Protocol string `json:"protocol,omitempty"`
+	Src      string `json:"src"`
+	SPort    int    `json:"sport,omitempty"`
+	Dst      string `json:"dst"`
+	DPort    int    `json:"dport,omitempty"`
+	Mark     string `json:"mark,omitempty"`
+}
+
+// Finding is a blocker or a notable fact of a path.
+type Finding struct {
+	Code       string `json:"code"`
+	Severity   string `json:"severity"`
+	Hop        int    `json:"hop"`
+	Message    string `json:"message"`
+	Fix        string `json:"fix,omitempty"`
+	AfterFirst bool   `json:"afterFirst,omitempty"`
+}
+
+// FromResult builds the document for a result.
+func FromResult(r *simulate.Result) *Trace {
+	q := r.Query
+	t := &Trace{SchemaVersion: SchemaVersion, Verdict: string(r.Verdict), Notes: r.Notes, Paths: []Path{},
+		Query: Query{Src: q.Src.Name, Dst: q.Dst.Name, Port: int(q.Port), Protocol: packet.ProtoName(q.Proto), SPort: int(q.SPort), Size: q.Size}}
+	for _, p := range r.Paths {
+		pd := Path{Verdict: string(p.Verdict), Endpoint: p.Endpoint, Branches: p.Branches, Hops: []Hop{}, Findings: []Finding{}}
+		for _, h := range p.Hops {
+			hd := Hop{Node: h.Node, NetNS: h.NetNS, Step: h.Step, Action: h.Action, Note: h.Note, Packet: packetDoc(h.Packet)}
+			if h.Reply {
+				hd.Direction = "reply"
+			}
+			if h.Pos.File != "" || h.Text != "" {
+				hd.Rule = &Rule{File: h.Pos.File, Line: h.Pos.Line, Text: h.Text}
+			}
+			pd.Hops = append(pd.Hops, hd)
+		}
+		for _, f := range p.Findings {
+			pd.Findings = append(pd.Findings, Finding(f))
+		}
+		t.Paths = append(t.Paths, pd)
+	}
+	return t
+}
+
+func packetDoc(p packet.Packet) *Packet {
+	if !p.Src.IsValid() && !p.Dst.IsValid() {
+		return nil
+	}
+	d := &Packet{Protocol: packet.ProtoName(p.Proto), Src: addr(p.Src), Dst: addr(p.Dst)}
+	if p.HasPorts() {
+		d.SPort, d.DPort = int(p.SPort), int(p.DPort)
+	}
+	if p.Mark != 0 {
+		d.Mark = fmt.Sprintf("0x%x", p.Mark)
+	}
+	return d
+}
+
+func addr(a interface {
+	IsValid() bool
+	String() string
+}) string {
+	if !a.IsValid() {
+		return ""
+	}
+	return a.String()
+}
+
+// WriteJSON writes the document as indented JSON.
+func WriteJSON(w io.Writer, t *Trace) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(t)
+}
+
+// WriteYAML writes the document as YAML with the JSON field names.
+func WriteYAML(w io.Writer, t *Trace) error {
+	b, err := yaml.Marshal(t)
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(b)
+	return err
+}
+
+// WriteText writes the trace for people: a summary line, then each path's hops as a
+// table, its first blocker highlighted with the cause and the fix, and the blockers after
+// it.
+func WriteText(w io.Writer, t *Trace) error {
+	q := t.Query
+	port := ""
+	if q.Port != 0 {
+		port = fmt.Sprintf(":%d", q.Port)
+	}
+	fmt.Fprintf(w, "%s -> %s%s/%s: %s (%s)\n", q.Src, q.Dst, port, q.Protocol, strings.ToUpper(t.Verdict), summary(t))
+	for _, n := range t.Notes {
+		fmt.Fprintf(w, "  %s\n", n)
+	}
+	for i, p := range t.Paths {
+		fmt.Fprintf(w, "\npath %d/%d", i+1, len(t.Paths))
+		if p.Endpoint != "" {
+			fmt.Fprintf(w, " to %s", p.Endpoint)
+		}
+		fmt.Fprintf(w, ": %s\n", strings.ToUpper(p.Verdict))
+		if len(p.Branches) > 0 {
+			fmt.Fprintf(w, "  via: %s\n", strings.Join(p.Branches, "; "))
+		}
+		first := -1
+		if len(p.Findings) > 0 {
+			first = p.Findings[0].Hop
+		}
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "  \tHOP\tWHERE\tSTEP\tACTION\tPACKET\tRULE")
+		for j, h := range p.Hops {
+			mark := " "
+			if j == first {
+				mark = ">"
+			}
+			where := h.NetNS
+			if h.Node != "" {
+				where = h.Node + " " + h.NetNS
+			}
+			if h.Direction == "reply" {
+				where = "<- " + where
+			}
+			fmt.Fprintf(tw, "  %s\t%d\t%s\t%s\t%s\t%s\t%s\n", mark, j, where, h.Step, h.Action, packetText(h.Packet), ruleText(h))
+		}
+		tw.Flush()
+		for k, f := range p.Findings {
+			switch {
+			case k == 0:
+				fmt.Fprintf(w, "  BLOCKED at hop %d [%s]: %s\n", f.Hop, f.Code, f.Message)
+			default:
+				fmt.Fprintf(w, "  then, at hop %d [%s]: %s\n", f.Hop, f.Code, f.Message)
+			}
+			if f.Fix != "" {
+				fmt.Fprintf(w, "    fix: %s\n", f.Fix)
+			}
+		}
+	}
+	return nil
+}
+
+func summary(t *Trace) string {
+	counts := map[string]int{}
+	var order []string
+	for _, p := range t.Paths {
+		if counts[p.Verdict] == 0 {
+			order = append(order, p.Verdict)
+		}
+		counts[p.Verdict]++
+	}
+	var parts []string
+	for _, v := range order {
+		parts = append(parts, fmt.Sprintf("%s %d", v, counts[v]))
+	}
+	noun := "paths"
+	if len(t.Paths) == 1 {
+		noun = "path"
+	}
+	return fmt.Sprintf("%d %s: %s", len(t.Paths), noun, strings.Join(parts, ", "))
+}
+
+func packetText(p *Packet) string {
+	if p == nil {
+		return ""
+	}
+	s, d := p.Src, p.Dst
+	if p.SPort != 0 {
+		s = joinPort(p.Src, p.SPort)
+	}
+	if p.DPort != 0 {
+		d = joinPort(p.Dst, p.DPort)
+	}
+	out := s + ">" + d
+	if p.Mark != "" {
+		out += " mark " + p.Mark
+	}
+	return out
+}
+
+func joinPort(a string, port int) string {
+	if strings.Contains(a, ":") {
+		return fmt.Sprintf("[%s]:%d", a, port)
+	}
+	return fmt.Sprintf("%s:%d", a, port)
+}
+
+func ruleText(h Hop) string {
+	var parts []string
+	if h.Rule != nil {
+		if h.Rule.File != "" {
+			parts = append(parts, fmt.Sprintf("%s:%d", h.Rule.File, h.Rule.Line))
+		}
+		if h.Rule.Text != "" {
+			parts = append(parts, trunc(h.Rule.Text, 110))
+		}
+	}
+	if h.Note != "" && (h.Rule == nil || h.Rule.Text == "") {
+		parts = append(parts, trunc(h.Note, 110))
+	}
+	return strings.Join(parts, "  ")
+}
+
+func trunc(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n-3] + "..."
+}
+
+// ExitCode is trace's exit status (CONTRACT §1): 0 every path delivered, 1 a path not
+// delivered, 3 no blocker found but some step undecided.
+func ExitCode(t *Trace) int {
+	unknown := false
+	for _, p := range t.Paths {
+		switch p.Verdict {
+		case string(simulate.VDelivered):
+		case string(simulate.VUnknown):
+			unknown = true
+		default:
+			return 1
+		}
+	}
+	if unknown || len(t.Paths) == 0 {
+		return 3
+	}
+	return 0
+}

@@ -1,0 +1,1005 @@
+package simulate
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"sort"
+	"strings"
+
+	"github.com/netsim/netsim/model"
+	"github.com/netsim/netsim/model/iproute"
+	"github.com/netsim/netsim/rules/packet"
+	"github.com/netsim/netsim/rules/routing"
+)
+
+// Simulator walks packets through a cluster's graph. The graph grows as walks reach new
+// nodes, so a Simulator is not safe for concurrent use.
+type Simulator struct {
+	C *model.Cluster
+	G *Graph
+	// MaxPaths bounds how many paths one trace explores (random matches multiply them).
+	MaxPaths int
+}
+
+// New starts a simulator over a loaded cluster.
+func New(c *model.Cluster) *Simulator {
+	return &Simulator{C: c, G: NewGraph(c), MaxPaths: 512}
+}
+
+// maxHops bounds a path's namespace crossings: a routing loop ends as unknown rather than
+// running forever (the kernel's TTL would end it as a drop).
+const maxHops = 32
+
+// walk is one path in progress. Branching copies it.
+type walk struct {
+	q        Query
+	first    packet.Packet // the client's packet as sent
+	client   *Space        // the client's namespace; nil for an outside client
+	hops     []Hop
+	blocks   []block
+	branches []string
+	conns    []conn
+	endpoint string
+	reply    bool
+	// answer is what the client sees if the packet sent back arrives: delivered for a
+	// reply, no-listener for a reset or port unreachable, rejected for a REJECT's error.
+	answer Verdict
+	ttl    int
+}
+
+type block struct {
+	v Verdict
+	f Finding
+}
+
+// conn is a namespace's conntrack entry for the connection: the request as it left (or
+// was delivered in) that namespace, with the NAT done there.
+type conn struct {
+	space string
+	exit  packet.Packet
+}
+
+func (w *walk) clone() *walk {
+	n := *w
+	n.hops = append([]Hop(nil), w.hops...)
+	n.blocks = append([]block(nil), w.blocks...)
+	n.branches = append([]string(nil), w.branches...)
+	n.conns = append([]conn(nil), w.conns...)
+	return &n
+}
+
+func (w *walk) hop(h Hop) int {
+	h.Reply = w.reply
+	w.hops = append(w.hops, h)
+	return len(w.hops) - 1
+}
+
+func (w *walk) blockAt(v Verdict, hop int, code, msg, fix string) {
+	w.blocks = append(w.blocks, block{v: v, f: Finding{Code: code, Severity: "error", Hop: hop, Message: msg, Fix: fix, AfterFirst: len(w.blocks) > 0}})
+}
+
+func (w *walk) conn(space string) *conn {
+	for i := len(w.conns) - 1; i >= 0; i-- {
+		if w.conns[i].space == space {
+			return &w.conns[i]
+		}
+	}
+	return nil
+}
+
+// tracer collects the paths of one trace.
+type tracer struct {
+	s     *Simulator
+	paths []Path
+	notes []string
+}
+
+// Trace walks the query's packet from SRC to DST, every path, and each path's reply.
+func (s *Simulator) Trace(q Query) (*Result, error) {
+	t := &tracer{s: s}
+	p := packet.Packet{Src: q.Src.Addr, Dst: q.Dst.Addr, Proto: q.Proto, SPort: q.SPort, DPort: q.Port, CtState: packet.CtNew, Len: q.Size}
+	switch q.Proto {
+	case packet.TCP:
+		p.TCPFlags = packet.SYN
+	case packet.ICMP:
+		p.ICMPType, p.SPort, p.DPort = 8, 0, 0
+	}
+	if p.HasPorts() && p.SPort == 0 {
+		p.SPort = 40000
+	}
+	if !q.Dst.Addr.IsValid() {
+		return nil, usagef("%s has no address in the bundle (a headless Service, or a pod without an IP)", q.Dst.Name)
+	}
+	w := &walk{q: q, ttl: maxHops, answer: VDelivered}
+	for _, e := range []Endpoint{q.Src, q.Dst} {
+		if e.How != "" {
+			t.notes = append(t.notes, e.How)
+		}
+	}
+	switch q.Src.Kind {
+	case PodEndpoint, NodeEndpoint:
+		sp, err := t.sourceSpace(q.Src)
+		if err != nil {
+			return nil, err
+		}
+		if sp == nil {
+			w.first = p
+			t.endUnknown(w, Hop{Node: q.Src.Node, NetNS: "host", Step: "dump", Action: "unknown"}, "missing-data",
+				fmt.Sprintf("%s is on node %s, and the bundle has no dump of %s: the path cannot be followed from its start", q.Src.Name, q.Src.Node, t.missingWhat(q.Src)),
+				"collect the node's dataplane (netsim collect --nodes "+q.Src.Node+")")
+			break
+		}
+		if !p.Src.IsValid() {
+			// The kernel picks the source address (the route's preferred source).
+			p.Src = netip.Addr{}
+		}
+		w.client = sp
+		eng, err := sp.Engine()
+		if err != nil {
+			return nil, err
+		}
+		eng.GoOn, eng.Ports = true, portResolver{t, sp}
+		outs := eng.Send(p)
+		if len(outs) > 0 {
+			p.Src = outs[0].Steps[0].Packet.Src
+		}
+		w.first = p
+		t.outcomes(w, sp, outs)
+	default:
+		if !p.Src.IsValid() {
+			return nil, usagef("%s has no address", q.Src.Name)
+		}
+		w.first = p
+		t.fromOutside(w, p)
+	}
+	sort.SliceStable(t.paths, func(i, j int) bool { return t.paths[i].Endpoint < t.paths[j].Endpoint })
+	return &Result{Query: q, Verdict: commonVerdict(t.paths), Paths: t.paths, Notes: t.notes}, nil
+}
+
+func (t *tracer) missingWhat(e Endpoint) string {
+	if e.Kind == PodEndpoint {
+		return "the pod's network namespace"
+	}
+	return "the node"
+}
+
+// sourceSpace is the namespace a pod or node endpoint sends from; nil when the bundle
+// has no dump of it.
+func (t *tracer) sourceSpace(e Endpoint) (*Space, error) {
+	if e.Node == "" {
+		return nil, usagef("%s is not scheduled to a node", e.Name)
+	}
+	if err := t.s.G.LoadNode(e.Node); err != nil {
+		if errors.Is(err, model.ErrNoNodeState) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	if e.Kind == PodEndpoint {
+		ns, name, _ := strings.Cut(e.Pod, "/")
+		if p := t.s.C.Pod(ns, name); p != nil && p.HostNetwork() {
+			return t.s.G.Space(e.Node, "host"), nil
+		}
+		return t.s.G.Space(e.Node, "pod/"+e.Pod), nil
+	}
+	return t.s.G.Space(e.Node, "host"), nil
+}
+
+// fromOutside brings a packet from outside the cluster to the node that receives it: the
+// node that holds the destination address, or, for a Service address that no node holds
+// (an external or load-balancer IP), every node with a dump, each a path of its own.
+func (t *tracer) fromOutside(w *walk, p packet.Packet) {
+	if d, err := t.s.G.NodeOwning(p.Dst); err == nil && d != nil {
+		h := w.hop(Hop{NetNS: "outside", Step: "underlay", Action: "forward", Packet: p, Note: "from outside to " + d.String()})
+		_ = h
+		t.arrive(w, d, p)
+		return
+	}
+	if len(t.s.C.ServicesByIP(p.Dst)) == 0 {
+		t.endUnknown(w, Hop{NetNS: "outside", Step: "underlay", Action: "unknown", Packet: p}, "outside",
+			p.Dst.String()+" is neither a node's, a pod's nor a Service's address: where the outside sends it is not in the bundle", "")
+		return
+	}
+	for _, n := range t.s.C.NodeDirs() {
+		if err := t.s.G.LoadNode(n); err != nil {
+			continue
+		}
+		host := t.s.G.Space(n, "host")
+		var under *Device
+		for _, d := range t.s.G.devicesOf(host) {
+			if t.s.G.OnUnderlay(d) {
+				under = d
+				break
+			}
+		}
+		if under == nil {
+			continue
+		}
+		b := w.clone()
+		b.branches = append(b.branches, "arrives at node "+n)
+		b.hop(Hop{NetNS: "outside", Step: "underlay", Action: "forward", Packet: p, Note: "the Service address " + p.Dst.String() + " is routed to node " + n + " (one path per node)"})
+		t.arrive(b, under, p)
+	}
+}
+
+// outcomes turns what a namespace did with the packet into hops, and follows each way
+// it left.
+func (t *tracer) outcomes(w *walk, sp *Space, outs []Outcome) {
+	for i, o := range outs {
+		b := w
+		if len(outs) > 1 && i < len(outs)-1 {
+			b = w.clone()
+		}
+		t.outcome(b, sp, o)
+	}
+}
+
+func (t *tracer) outcome(w *walk, sp *Space, o Outcome) {
+	if len(t.paths) >= t.s.MaxPaths {
+		return
+	}
+	base := len(w.hops)
+	for _, st := range o.Steps {
+		w.hop(Hop{Node: sp.Node, NetNS: sp.Name, Step: st.What, Action: st.Action, Pos: st.Pos, Text: st.Text, Note: st.Note, Packet: st.Packet})
+	}
+	w.branches = append(w.branches, o.Branches...)
+	for _, b := range o.Blocked {
+		h := base + b.Step
+		if b.Step < 0 || h >= len(w.hops) {
+			h = len(w.hops) - 1
+		}
+		t.blockFromStep(w, sp, b.Kind, b.Reject, b.Why, h, b.Packet)
+	}
+	if !w.reply {
+		w.endpoint = o.Packet.DstAP().String()
+		if !o.Packet.HasPorts() {
+			w.endpoint = o.Packet.Dst.String()
+		}
+	}
+	switch o.Kind {
+	case Deliver:
+		t.delivered(w, sp, o)
+	case Forward:
+		if !w.reply {
+			w.conns = append(w.conns, conn{space: sp.Key(), exit: o.Packet})
+		}
+		t.transmit(w, sp, o)
+	default:
+		h := len(w.hops) - 1
+		if h < base {
+			h = w.hop(Hop{Node: sp.Node, NetNS: sp.Name, Step: "netns", Action: o.Kind.String(), Packet: o.Packet, Note: o.Why})
+		}
+		t.blockFromStep(w, sp, o.Kind, o.Reject, o.Why, h, o.Packet)
+		if o.Kind == Rejected && !w.reply {
+			t.sendBack(w, sp, o.Packet, o.Reject, VRejected)
+			return
+		}
+		t.end(w)
+	}
+}
+
+// blockFromStep records a blocker that a namespace's step decided, with its finding.
+func (t *tracer) blockFromStep(w *walk, sp *Space, kind OutcomeKind, reject, why string, hop int, p packet.Packet) {
+	h := w.hops[hop]
+	where := sp.Node + " " + nsLabel(sp)
+	cite := ""
+	if h.Pos.File != "" {
+		cite = " (" + h.Pos.String() + ")"
+	}
+	pkt := flow(p)
+	dir := ""
+	if w.reply {
+		dir = "the reply "
+	}
+	switch kind {
+	case Dropped:
+		switch {
+		case strings.HasPrefix(h.Step, "iptables"):
+			what := strings.TrimPrefix(h.Step, "iptables ")
+			if h.Text != "" && strings.HasPrefix(h.Text, ":") {
+				what += " policy DROP"
+			} else {
+				what += " rule " + h.Text
+			}
+			w.blockAt(VDenied, hop, "iptables-drop", fmt.Sprintf("%s%s %s drops %s%s", dir, where, what, pkt, cite),
+				"allow this traffic in "+strings.TrimPrefix(h.Step, "iptables ")+" on "+sp.Node+" (a rule not managed by Kubernetes: the host firewall, or Docker's FORWARD policy)")
+		case strings.Contains(why, "forwarding is off"):
+			w.blockAt(VDenied, hop, "forwarding-disabled", fmt.Sprintf("%son %s: %s, so %s is dropped%s", dir, where, why, pkt, cite),
+				"enable forwarding: sysctl -w net.ipv4.ip_forward=1 on "+sp.Node+" (and persist it in /etc/sysctl.d)")
+		case strings.Contains(why, "rp_filter"):
+			w.blockAt(VDenied, hop, "rp-filter", fmt.Sprintf("%s%s reverse-path filter drops %s: %s%s", dir, where, pkt, why, cite),
+				"set rp_filter to 2 (loose) or 0 on that interface, or make the route back leave through it")
+		case strings.Contains(why, "hairpin"):
+			w.blockAt(VDenied, hop, "hairpin", fmt.Sprintf("%s%s: %s", dir, where, why),
+				"turn hairpin mode on for the pod's bridge port (kubelet --hairpin-mode=hairpin-veth, or the CNI bridge plugin's hairpinMode: true)")
+		default:
+			w.blockAt(VDenied, hop, "drop", fmt.Sprintf("%s%s drops %s: %s%s", dir, where, pkt, why, cite), "")
+		}
+	case Rejected:
+		code, fix := "iptables-reject", "allow this traffic in "+strings.TrimPrefix(h.Step, "iptables ")+" on "+sp.Node
+		msg := fmt.Sprintf("%s%s %s rejects %s with %s%s", dir, where, strings.TrimPrefix(h.Step, "iptables "), pkt, reject, cite)
+		if strings.Contains(h.Text, "has no endpoints") {
+			code, fix = "no-endpoints", "make the Service's selector match ready pods (kubectl get endpointslices -l kubernetes.io/service-name=NAME)"
+			msg = fmt.Sprintf("%s: the Service has no endpoints, so kube-proxy's rule rejects %s%s%s", where, pkt, cite, t.noEndpointsWhy(h.Text))
+		}
+		w.blockAt(VRejected, hop, code, msg, fix)
+	case NoRoute:
+		code, fix := "no-route", "add the missing route on "+sp.Node+" "+nsLabel(sp)
+		switch {
+		case strings.Contains(why, "blackhole"), strings.Contains(why, "unreachable route"), strings.Contains(why, "prohibit"):
+			code, fix = "route-type", "remove the route (or the policy rule leading to it) if this traffic should flow"
+		case strings.Contains(why, "ARP"), strings.Contains(why, "neighbour"):
+			code, fix = "neighbour", "check the neighbour entry and the address's owner on that link"
+		}
+		w.blockAt(VNoRoute, hop, code, fmt.Sprintf("%s%s: %s for %s%s", dir, where, why, pkt, cite), fix)
+	case Unknown:
+		w.blockAt(VUnknown, hop, "unknown", fmt.Sprintf("%s%s cannot decide %s: %s%s", dir, where, pkt, why, cite), "")
+	}
+}
+
+// noEndpointsWhy explains from the API objects why a Service named in a kube-proxy
+// "has no endpoints" rule has none.
+func (t *tracer) noEndpointsWhy(rule string) string {
+	i := strings.Index(rule, `--comment "`)
+	if i < 0 {
+		return ""
+	}
+	c := rule[i+len(`--comment "`):]
+	c, _, _ = strings.Cut(c, " ")
+	c, _, _ = strings.Cut(c, ":")
+	ns, name, ok := strings.Cut(c, "/")
+	if !ok {
+		return ""
+	}
+	svc := t.s.C.Service(ns, name)
+	if svc == nil {
+		return ""
+	}
+	eps, from := t.s.C.ServiceEndpoints(svc)
+	ready := 0
+	for _, e := range eps {
+		if e.Ready {
+			ready++
+		}
+	}
+	sel := labelsString(svc.Spec.Selector)
+	matching := 0
+	for _, p := range t.s.C.PodsInNamespace(ns) {
+		if len(svc.Spec.Selector) > 0 && selects(svc.Spec.Selector, p.Labels) && !p.Terminal() {
+			matching++
+		}
+	}
+	switch {
+	case from == "":
+		return fmt.Sprintf("; Service %s/%s (selector %s) has no EndpointSlice in the bundle, and %d pods match its selector", ns, name, sel, matching)
+	default:
+		return fmt.Sprintf("; Service %s/%s (selector %s): %d pods match its selector, %d of %d endpoints in its %s are ready", ns, name, sel, matching, ready, len(eps), from)
+	}
+}
+
+func labelsString(m map[string]string) string {
+	if len(m) == 0 {
+		return "none"
+	}
+	var parts []string
+	for k, v := range m {
+		parts = append(parts, k+"="+v)
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, ",")
+}
+
+func selects(sel, labels map[string]string) bool {
+	for k, v := range sel {
+		if labels[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+func nsLabel(sp *Space) string {
+	if sp.Name == "host" {
+		return "host"
+	}
+	return sp.Name
+}
+
+func flow(p packet.Packet) string {
+	if p.HasPorts() {
+		return fmt.Sprintf("%s %s -> %s", packet.ProtoName(p.Proto), p.SrcAP(), p.DstAP())
+	}
+	return fmt.Sprintf("%s %s -> %s", packet.ProtoName(p.Proto), p.Src, p.Dst)
+}
+
+// end closes a path.
+func (t *tracer) end(w *walk) {
+	if len(t.paths) >= t.s.MaxPaths {
+		return
+	}
+	v := w.answer
+	if len(w.blocks) > 0 {
+		v = w.blocks[0].v
+		// An error answer that never makes it back leaves the client waiting.
+		if v == VNoListener || v == VRejected {
+			for _, b := range w.blocks[1:] {
+				if b.f.Code == "reply-lost" || strings.HasPrefix(b.f.Code, "reply") || b.v == VDenied {
+					v = VDenied
+					break
+				}
+			}
+		}
+	}
+	p := Path{Verdict: v, Endpoint: w.endpoint, Hops: w.hops, Branches: w.branches}
+	for _, b := range w.blocks {
+		p.Findings = append(p.Findings, b.f)
+	}
+	t.paths = append(t.paths, p)
+}
+
+func (t *tracer) endUnknown(w *walk, h Hop, code, msg, fix string) {
+	i := w.hop(h)
+	w.blockAt(VUnknown, i, code, msg, fix)
+	t.end(w)
+}
+
+// delivered handles a packet that a namespace delivers locally: to a socket (the request),
+// or back to the client (the reply).
+func (t *tracer) delivered(w *walk, sp *Space, o Outcome) {
+	p := o.Packet
+	if w.reply {
+		t.replyArrived(w, sp, p)
+		return
+	}
+	w.conns = append(w.conns, conn{space: sp.Key(), exit: p})
+	if p.Proto == packet.ICMP {
+		if v, ok := sp.State.Sysctls.Get("net.ipv4.icmp_echo_ignore_all"); ok && v.Value == "1" {
+			i := w.hop(Hop{Node: sp.Node, NetNS: sp.Name, Step: "icmp", Action: "drop", Pos: v.Pos, Text: "net.ipv4.icmp_echo_ignore_all = 1", Packet: p})
+			w.blockAt(VDenied, i, "icmp-ignored", sp.Node+" "+nsLabel(sp)+" ignores echo requests (net.ipv4.icmp_echo_ignore_all = 1)", "")
+			t.end(w)
+			return
+		}
+		w.hop(Hop{Node: sp.Node, NetNS: sp.Name, Step: "icmp", Action: "deliver", Packet: p, Note: "the kernel answers the echo request"})
+		t.sendBack(w, sp, p, "echo-reply", VDelivered)
+		return
+	}
+	if !sp.State.Has("sockets") {
+		t.endUnknown(w, Hop{Node: sp.Node, NetNS: sp.Name, Step: "socket", Action: "unknown", Packet: p}, "missing-data",
+			fmt.Sprintf("%s %s: the dump has no sockets.txt, so whether anything listens on %s is unknown", sp.Node, nsLabel(sp), p.DstAP()), "include `ss -Htuanp` in the bundle")
+		return
+	}
+	proto := packet.ProtoName(p.Proto)
+	for i := range sp.State.Sockets {
+		s := &sp.State.Sockets[i]
+		if s.Accepts(proto, p.DstAP(), p.InIface) {
+			w.hop(Hop{Node: sp.Node, NetNS: sp.Name, Step: "socket", Action: "deliver", Pos: s.Pos, Text: s.String() + procOf(s.Process), Packet: p})
+			t.sendBack(w, sp, p, "", VDelivered)
+			return
+		}
+	}
+	var others []string
+	for i := range sp.State.Sockets {
+		s := &sp.State.Sockets[i]
+		if s.Listening() && s.Proto == proto && s.Local.Port() == p.DPort {
+			others = append(others, s.String()+" ("+s.Pos.String()+")")
+		}
+	}
+	msg := fmt.Sprintf("%s %s: nothing listens on %s %s", sp.Node, nsLabel(sp), proto, p.DstAP())
+	fix := "start the server, or point the Service's targetPort at the port it listens on"
+	if len(others) > 0 {
+		msg += "; on that port only " + strings.Join(others, ", ") + " listens"
+		fix = "make the server listen on " + p.Dst.String() + " (or 0.0.0.0), not only where it does"
+	} else if ports := listeningPorts(sp, proto); ports != "" {
+		msg += "; it listens on " + ports
+	}
+	i := w.hop(Hop{Node: sp.Node, NetNS: sp.Name, Step: "socket", Action: "no-listener", Packet: p, Note: msg})
+	w.blocks = append(w.blocks, block{v: VNoListener, f: Finding{Code: "no-listener", Severity: "error", Hop: i, Message: msg, Fix: fix, AfterFirst: len(w.blocks) > 0}})
+	kind := "tcp-reset"
+	if p.Proto != packet.TCP {
+		kind = "icmp-port-unreachable"
+	}
+	t.sendBack(w, sp, p, kind, VNoListener)
+}
+
+func procOf(s string) string {
+	if s == "" {
+		return ""
+	}
+	return " " + s
+}
+
+func listeningPorts(sp *Space, proto string) string {
+	var out []string
+	seen := map[string]bool{}
+	for i := range sp.State.Sockets {
+		s := &sp.State.Sockets[i]
+		if s.Listening() && s.Proto == proto && !seen[s.Local.String()] {
+			seen[s.Local.String()] = true
+			out = append(out, s.Local.String())
+		}
+	}
+	if len(out) > 6 {
+		out = append(out[:6], "...")
+	}
+	return strings.Join(out, ", ")
+}
+
+// sendBack starts the packet that goes back to the client from sp: the reply to a
+// delivered request (kind ""), a reset or ICMP error (kind names it: tcp-reset,
+// icmp-port-unreachable, a REJECT's --reject-with), or an echo reply.
+func (t *tracer) sendBack(w *walk, sp *Space, p packet.Packet, kind string, answer Verdict) {
+	w.reply, w.answer = true, answer
+	if c := w.conn(sp.Key()); c == nil || c.exit != p {
+		w.conns = append(w.conns, conn{space: sp.Key(), exit: p})
+	}
+	r := packet.Packet{Src: p.Dst, Dst: p.Src, Proto: p.Proto, SPort: p.DPort, DPort: p.SPort}
+	switch {
+	case kind == "" || kind == "tcp-reset":
+		if p.Proto == packet.TCP {
+			r.TCPFlags = packet.SYN | packet.ACK
+			if kind == "tcp-reset" {
+				r.TCPFlags = packet.RST | packet.ACK
+			}
+		}
+	case kind == "echo-reply":
+		r.SPort, r.DPort = 0, 0
+	default:
+		// An ICMP error from this namespace's own address towards the sender.
+		r = packet.Packet{Dst: p.Src, Proto: packet.ICMP, ICMPType: 3, ICMPCode: icmpCode(kind)}
+	}
+	eng, err := sp.Engine()
+	if err != nil {
+		t.endUnknown(w, Hop{Node: sp.Node, NetNS: sp.Name, Step: "rules", Action: "unknown"}, "bad-data", err.Error(), "")
+		return
+	}
+	r = t.enter(w, sp, r)
+	eng.GoOn, eng.Ports = true, portResolver{t, sp}
+	t.outcomes(w, sp, eng.Send(r))
+}
+
+func icmpCode(kind string) uint8 {
+	switch kind {
+	case "icmp-net-unreachable", "net-unreach":
+		return 0
+	case "icmp-host-unreachable", "host-unreach":
+		return 1
+	case "icmp-proto-unreachable":
+		return 2
+	case "icmp-port-unreachable", "port-unreach", "":
+		return 3
+	case "icmp-net-prohibited":
+		return 9
+	case "icmp-host-prohibited":
+		return 10
+	case "icmp-admin-prohibited":
+		return 13
+	}
+	return 3
+}
+
+// replyArrived checks a reply that a namespace delivered locally: it must reach the
+// client, carrying the addresses the client sent to.
+func (t *tracer) replyArrived(w *walk, sp *Space, r packet.Packet) {
+	if w.client == nil || sp != w.client {
+		i := w.hop(Hop{Node: sp.Node, NetNS: sp.Name, Step: "deliver", Action: "misdelivered", Packet: r})
+		w.blockAt(VDenied, i, "reply-misdelivered", fmt.Sprintf("the reply %s is delivered to %s %s, not to the client", flow(r), sp.Node, nsLabel(sp)),
+			"check for a duplicated address or a route that sends "+r.Dst.String()+" elsewhere")
+		t.end(w)
+		return
+	}
+	t.replyAtClient(w, r, Hop{Node: sp.Node, NetNS: sp.Name, Step: "deliver", Packet: r})
+}
+
+func (t *tracer) replyAtClient(w *walk, r packet.Packet, h Hop) {
+	f := w.first
+	ok := r.Dst == f.Src
+	if r.Proto == f.Proto && f.HasPorts() {
+		ok = ok && r.Src == f.Dst && r.SPort == f.DPort && r.DPort == f.SPort
+	} else if r.Proto == f.Proto && r.ICMPType == 0 {
+		ok = ok && r.Src == f.Dst
+	}
+	if !ok {
+		h.Action = "mismatch"
+		i := w.hop(h)
+		w.blockAt(VDenied, i, "reply-not-unnat", fmt.Sprintf("the reply arrives as %s, but the client sent to %s: the reply was not translated back (the client drops it, and times out)", flow(r), f.DstAP()),
+			"make the reply pass the node that translated the request: net.bridge.bridge-nf-call-iptables=1 when client and endpoint share a bridge, or masquerade")
+		t.end(w)
+		return
+	}
+	h.Action, h.Note = "deliver", "the client receives the answer"
+	w.hop(h)
+	t.end(w)
+}
+
+// enter is conntrack's view of a packet entering a namespace: each namespace has its own
+// table. A request starts a new connection there; a reply finds the entry the request
+// made (and the NAT to undo), or none (a TCP reply without an entry is INVALID, as after
+// an asymmetric route). Marks do not cross namespaces (the veth scrubs them).
+func (t *tracer) enter(w *walk, sp *Space, p packet.Packet) packet.Packet {
+	p.Mark, p.CtMark = 0, 0
+	p.InIface, p.OutIface, p.PhysIn, p.PhysOut, p.Bridged = "", "", "", "", false
+	p.DNATed, p.SNATed, p.OrigSrc, p.OrigDst, p.Untracked = false, false, netip.AddrPort{}, netip.AddrPort{}, false
+	if !w.reply {
+		p.CtState, p.Reply = packet.CtNew, false
+		return p
+	}
+	c := w.conn(sp.Key())
+	if c != nil && replyMatches(c.exit, p) {
+		p.Reply = true
+		p.CtState = packet.CtEstablished
+		if p.Proto == packet.ICMP && p.ICMPType == 3 {
+			p.CtState = packet.CtRelated
+		}
+		p.OrigSrc, p.OrigDst, p.DNATed, p.SNATed = c.exit.OrigSrc, c.exit.OrigDst, c.exit.DNATed, c.exit.SNATed
+		return p
+	}
+	p.Reply = false
+	if p.Proto == packet.TCP && p.TCPFlags&packet.SYN != 0 {
+		p.CtState = packet.CtInvalid
+	} else {
+		p.CtState = packet.CtNew
+	}
+	return p
+}
+
+func replyMatches(req, r packet.Packet) bool {
+	if r.Proto == packet.ICMP && r.ICMPType == 3 {
+		return r.Dst == req.Src
+	}
+	if r.Proto != req.Proto || r.Src != req.Dst || r.Dst != req.Src {
+		return false
+	}
+	return !req.HasPorts() || (r.SPort == req.DPort && r.DPort == req.SPort)
+}
+
+// transmit sends a packet out of a device towards its next hop (or its destination on
+// the link): across a veth, through a bridge, over the underlay, or out of the cluster.
+func (t *tracer) transmit(w *walk, sp *Space, o Outcome) {
+	p := o.Packet
+	dev := t.s.G.Device(sp, o.OutIface)
+	if dev == nil {
+		t.endUnknown(w, Hop{Node: sp.Node, NetNS: sp.Name, Step: "device", Action: "unknown", Packet: p}, "missing-data",
+			fmt.Sprintf("%s %s: the packet leaves through %s, which is not in the dump's addr.json", sp.Node, nsLabel(sp), o.OutIface), "")
+		return
+	}
+	if w.ttl--; w.ttl <= 0 {
+		t.endUnknown(w, Hop{Node: sp.Node, NetNS: sp.Name, Step: "routing", Action: "loop", Packet: p}, "routing-loop",
+			"the packet has crossed "+fmt.Sprint(maxHops)+" namespaces: a routing loop (the kernel drops it when its TTL runs out)", "")
+		return
+	}
+	if !w.reply && w.q.Size > 0 && dev.Link.MTU > 0 && w.q.Size > dev.Link.MTU {
+		i := w.hop(Hop{Node: sp.Node, NetNS: sp.Name, Step: "mtu", Action: "drop", Pos: dev.Link.Pos, Text: dev.Link.String(), Packet: p})
+		w.blockAt(VDenied, i, "mtu", fmt.Sprintf("a %d-byte packet does not fit %s %s %s (mtu %d): with DF set it is dropped, and large transfers stall", w.q.Size, sp.Node, nsLabel(sp), dev.Link.Name, dev.Link.MTU),
+			"make the pods' MTU no larger than the smallest on the path, less tunnel overhead (VXLAN 50, IP-in-IP 20)")
+	}
+	target := o.NextHop
+	if !target.IsValid() {
+		target = p.Dst
+	}
+	switch {
+	case t.s.G.OnUnderlay(dev):
+		t.underlay(w, sp, dev, target, p)
+	case dev.Link.Kind == "bridge" || len(t.s.G.Ports(dev)) > 0:
+		port, owner := t.behindBridge(dev, target)
+		if owner == nil {
+			t.noNeighbour(w, sp, dev, target, p, "no device behind bridge "+dev.Link.Name+" holds "+target.String())
+			return
+		}
+		if !t.neighbourOK(w, sp, dev, target, owner, p) {
+			return
+		}
+		w.hop(Hop{Node: sp.Node, NetNS: sp.Name, Step: "bridge " + dev.Link.Name, Action: "forward", Packet: p, Note: "out of port " + port.Link.Name + " to " + owner.String()})
+		t.arrive(w, owner, p)
+	default:
+		peer := t.s.G.VethPeer(dev)
+		if peer == nil {
+			what := "the other end of " + dev.Link.Name
+			if sp.Name == "host" && dev.Link.Kind == "veth" {
+				what += " (a pod's namespace that is not in the dump)"
+			}
+			t.endUnknown(w, Hop{Node: sp.Node, NetNS: sp.Name, Step: "device", Action: "unknown", Pos: dev.Link.Pos, Text: dev.Link.String(), Packet: p}, "missing-data",
+				fmt.Sprintf("%s %s: the packet leaves through %s, and %s is not in the bundle", sp.Node, nsLabel(sp), dev.Link.Name, what), "")
+			return
+		}
+		t.acrossVeth(w, sp, dev, peer, target, p)
+	}
+}
+
+// acrossVeth delivers a frame to the other end of a veth: a device there that holds the
+// target, the bridge the peer is a port of, or a peer that answers ARP by proxy.
+func (t *tracer) acrossVeth(w *walk, sp *Space, dev, peer *Device, target netip.Addr, p packet.Packet) {
+	if !peer.Link.Up() {
+		i := w.hop(Hop{Node: peer.Space.Node, NetNS: peer.Space.Name, Step: "device", Action: "drop", Pos: peer.Link.Pos, Text: peer.Link.String(), Packet: p})
+		w.blockAt(VDenied, i, "link-down", fmt.Sprintf("%s %s %s, the other end of %s, is down", peer.Space.Node, nsLabel(peer.Space), peer.Link.Name, dev.Link.Name), "ip link set "+peer.Link.Name+" up")
+		t.end(w)
+		return
+	}
+	if peer.Link.Master != "" {
+		br := t.s.G.Device(peer.Space, peer.Link.Master)
+		if br == nil {
+			t.endUnknown(w, Hop{Node: peer.Space.Node, NetNS: peer.Space.Name, Step: "bridge", Action: "unknown", Packet: p}, "missing-data", "bridge "+peer.Link.Master+" is not in the dump", "")
+			return
+		}
+		if holds(br, target) {
+			if !t.neighbourOK(w, sp, dev, target, br, p) {
+				return
+			}
+			w.hop(Hop{Node: peer.Space.Node, NetNS: peer.Space.Name, Step: "veth", Action: "forward", Packet: p, Note: sp.Key() + " " + dev.Link.Name + " -> " + peer.Link.Name + " (port of " + br.Link.Name + ", which holds " + target.String() + ")"})
+			t.arriveBridge(w, br, peer, p)
+			return
+		}
+		port, owner := t.behindBridge(br, target)
+		if owner == nil {
+			t.noNeighbour(w, sp, dev, target, p, "nothing on bridge "+br.Link.Name+" (behind "+dev.Link.Name+") holds "+target.String())
+			return
+		}
+		if !t.neighbourOK(w, sp, dev, target, owner, p) {
+			return
+		}
+		w.hop(Hop{Node: peer.Space.Node, NetNS: peer.Space.Name, Step: "veth", Action: "forward", Packet: p, Note: sp.Key() + " " + dev.Link.Name + " -> " + peer.Link.Name + " (port of " + br.Link.Name + ")"})
+		eng, err := peer.Space.Engine()
+		if err != nil {
+			t.endUnknown(w, Hop{Node: peer.Space.Node, NetNS: peer.Space.Name, Step: "rules", Action: "unknown"}, "bad-data", err.Error(), "")
+			return
+		}
+		q := t.enter(w, peer.Space, p)
+		outs := eng.Bridge(q, br.Link.Name, peer.Link.Name, port.Link.Name)
+		for i, o := range outs {
+			b := w
+			if i < len(outs)-1 {
+				b = w.clone()
+			}
+			t.bridged(b, peer.Space, o, owner)
+		}
+		return
+	}
+	if holds(peer, target) || t.proxyARP(peer, target) {
+		if !t.neighbourOK(w, sp, dev, target, peer, p) {
+			return
+		}
+		w.hop(Hop{Node: peer.Space.Node, NetNS: peer.Space.Name, Step: "veth", Action: "forward", Packet: p, Note: sp.Key() + " " + dev.Link.Name + " -> " + peer.Space.Key() + " " + peer.Link.Name})
+		t.arrive(w, peer, p)
+		return
+	}
+	t.noNeighbour(w, sp, dev, target, p, "nothing at the other end of "+dev.Link.Name+" ("+peer.String()+") holds or proxies "+target.String())
+}
+
+// bridged follows a frame the bridge forwarded (through br_netfilter's hooks when on).
+func (t *tracer) bridged(w *walk, sp *Space, o Outcome, owner *Device) {
+	base := len(w.hops)
+	for _, st := range o.Steps {
+		w.hop(Hop{Node: sp.Node, NetNS: sp.Name, Step: st.What, Action: st.Action, Pos: st.Pos, Text: st.Text, Note: st.Note, Packet: st.Packet})
+	}
+	w.branches = append(w.branches, o.Branches...)
+	for _, b := range o.Blocked {
+		h := base + b.Step
+		if b.Step < 0 || h >= len(w.hops) {
+			h = len(w.hops) - 1
+		}
+		t.blockFromStep(w, sp, b.Kind, b.Reject, b.Why, h, b.Packet)
+	}
+	if o.Kind != Forward {
+		h := len(w.hops) - 1
+		if h < base {
+			h = w.hop(Hop{Node: sp.Node, NetNS: sp.Name, Step: "bridge", Action: o.Kind.String(), Packet: o.Packet, Note: o.Why})
+		}
+		t.blockFromStep(w, sp, o.Kind, o.Reject, o.Why, h, o.Packet)
+		t.end(w)
+		return
+	}
+	w.hop(Hop{Node: sp.Node, NetNS: sp.Name, Step: "bridge", Action: "forward", Packet: o.Packet, Note: "out of port " + o.OutIface + " to " + owner.String()})
+	t.arrive(w, owner, o.Packet)
+}
+
+func holds(d *Device, a netip.Addr) bool {
+	for _, ad := range d.Link.Addrs {
+		if ad.Prefix.Addr() == a {
+			return true
+		}
+	}
+	return false
+}
+
+// behindBridge finds the port of a bridge whose other end holds an address.
+func (t *tracer) behindBridge(br *Device, a netip.Addr) (port, owner *Device) {
+	for _, p := range t.s.G.Ports(br) {
+		if peer := t.s.G.VethPeer(p); peer != nil && holds(peer, a) {
+			return p, peer
+		}
+	}
+	return nil, nil
+}
+
+// proxyARP reports whether a device answers ARP for an address it does not hold: proxy_arp
+// on, forwarding on, and a route to the address through another device (arp_process).
+func (t *tracer) proxyARP(d *Device, a netip.Addr) bool {
+	if !a.Is4() {
+		return false
+	}
+	on := func(name string) bool {
+		v, ok := d.Space.State.Sysctls.Get(name)
+		return ok && v.Value == "1"
+	}
+	if !on("net.ipv4.conf."+d.Link.Name+".proxy_arp") && !on("net.ipv4.conf.all.proxy_arp") {
+		return false
+	}
+	eng, err := d.Space.Engine()
+	if err != nil {
+		return false
+	}
+	if fwd, _, _ := eng.Router.Forwarding(d.Link.Name, false); !fwd {
+		return false
+	}
+	dec := eng.Router.Lookup(routingQuery(a))
+	return len(dec.Hops) > 0 && dec.Hops[0].Dev != d.Link.Name
+}
+
+// neighbourOK checks the sender's neighbour entry for the next hop against the device
+// that owns the address: a static or cached entry with another MAC sends the frame to
+// the wrong place.
+func (t *tracer) neighbourOK(w *walk, sp *Space, dev *Device, target netip.Addr, owner *Device, p packet.Packet) bool {
+	n := neighbour(sp.State, dev.Link.Name, target)
+	if n == nil || n.LLAddr == "" || owner.Link.MAC == "" || strings.EqualFold(n.LLAddr, owner.Link.MAC) {
+		return true
+	}
+	if !n.Usable() {
+		return true // the kernel resolves it again, and the owner answers
+	}
+	i := w.hop(Hop{Node: sp.Node, NetNS: sp.Name, Step: "neighbour", Action: "drop", Pos: n.Pos, Text: n.String(), Packet: p})
+	w.blockAt(VNoRoute, i, "neighbour", fmt.Sprintf("%s %s: the neighbour entry for %s on %s says %s, but %s (%s) has %s: frames go to the wrong MAC",
+		sp.Node, nsLabel(sp), target, dev.Link.Name, n.LLAddr, target, owner.String(), owner.Link.MAC), "ip neigh replace "+target.String()+" lladdr "+owner.Link.MAC+" dev "+dev.Link.Name+" (or delete the stale static entry)")
+	t.end(w)
+	return false
+}
+
+func neighbour(ns *model.NetNS, dev string, a netip.Addr) *iproute.Neigh {
+	for i := range ns.Neighs {
+		if ns.Neighs[i].Dst == a && ns.Neighs[i].Dev == dev {
+			return &ns.Neighs[i]
+		}
+	}
+	return nil
+}
+
+// noNeighbour ends a path whose next hop nobody on the link answers for.
+func (t *tracer) noNeighbour(w *walk, sp *Space, dev *Device, target netip.Addr, p packet.Packet, why string) {
+	h := Hop{Node: sp.Node, NetNS: sp.Name, Step: "neighbour", Action: "no-route", Packet: p, Note: why}
+	if n := neighbour(sp.State, dev.Link.Name, target); n != nil {
+		h.Pos, h.Text = n.Pos, n.String()
+	}
+	i := w.hop(h)
+	w.blockAt(VNoRoute, i, "neighbour", fmt.Sprintf("%s %s: ARP for %s on %s gets no answer: %s", sp.Node, nsLabel(sp), target, dev.Link.Name, why),
+		"check the route's next hop and that the address is configured where it should be")
+	t.end(w)
+}
+
+// underlay carries a packet from a node's underlay device to the node holding the next
+// hop, or out of the cluster.
+func (t *tracer) underlay(w *walk, sp *Space, dev *Device, target netip.Addr, p packet.Packet) {
+	owner, err := t.s.G.NodeOwning(target)
+	if err != nil && !errors.Is(err, model.ErrNoNodeState) {
+		t.endUnknown(w, Hop{Node: sp.Node, NetNS: sp.Name, Step: "underlay", Action: "unknown", Packet: p}, "bad-data", err.Error(), "")
+		return
+	}
+	if owner == nil {
+		if n := t.s.C.NodeByAddr(target); n != nil {
+			t.endUnknown(w, Hop{Node: sp.Node, NetNS: sp.Name, Step: "underlay", Action: "forward", Packet: p, Note: "to node " + n.Name}, "missing-data",
+				fmt.Sprintf("the packet goes to node %s (%s), which has no dump in the bundle: the rest of the path is unknown", n.Name, target), "collect node "+n.Name)
+			return
+		}
+		t.outside(w, sp, dev, target, p)
+		return
+	}
+	if !t.neighbourOK(w, sp, dev, target, owner, p) {
+		return
+	}
+	w.hop(Hop{Node: sp.Node, NetNS: "underlay", Step: "underlay", Action: "forward", Packet: p, Note: sp.Node + " " + dev.Link.Name + " -> " + owner.String()})
+	t.arrive(w, owner, p)
+}
+
+// outside is where a packet goes when it leaves the cluster's nodes for an address that
+// none of them holds.
+func (t *tracer) outside(w *walk, sp *Space, dev *Device, target netip.Addr, p packet.Packet) {
+	hop := Hop{Node: sp.Node, NetNS: "outside", Step: "underlay", Action: "forward", Packet: p, Note: sp.Node + " " + dev.Link.Name + " -> " + target.String() + " (outside the bundle)"}
+	if w.reply {
+		if w.client == nil {
+			t.replyAtClient(w, p, hop)
+			return
+		}
+		i := w.hop(hop)
+		w.blockAt(VDenied, i, "reply-misrouted", fmt.Sprintf("the reply %s leaves the cluster through %s %s towards %s instead of returning to the client", flow(p), sp.Node, dev.Link.Name, target), "")
+		t.end(w)
+		return
+	}
+	if svcs := t.s.C.ServicesByIP(p.Dst); len(svcs) > 0 {
+		i := w.hop(hop)
+		w.blockAt(VDenied, i, "service-not-translated", fmt.Sprintf("%s sends %s out of %s untranslated: its rules have no DNAT for the %s of Service %s, and the underlay does not route Service addresses (is kube-proxy running and synced on %s?)",
+			sp.Node, flow(p), dev.Link.Name, svcs[0].Kind, svcs[0].Service.Key(), sp.Node), "check kube-proxy on "+sp.Node+" (its pod, its logs, its KUBE-SERVICES chain against another node's)")
+		t.end(w)
+		return
+	}
+	if n := neighbour(sp.State, dev.Link.Name, target); n != nil && !n.Usable() && n.LLAddr == "" {
+		hop.Pos, hop.Text, hop.Action = n.Pos, n.String(), "no-route"
+		i := w.hop(hop)
+		w.blockAt(VNoRoute, i, "neighbour", fmt.Sprintf("%s: the next hop %s on %s does not answer ARP (%s)", sp.Node, target, dev.Link.Name, strings.Join(n.State, ",")), "")
+		t.end(w)
+		return
+	}
+	if owner := t.podCIDROwner(p.Dst); owner != "" && !t.hasCloud() {
+		i := w.hop(hop)
+		w.blockAt(VNoRoute, i, "route-missing", fmt.Sprintf("%s has no route to %s, which is in node %s's pod CIDR: it goes to %s through %s, and the bundle has no cloud route table that would carry it", sp.Node, p.Dst, owner, target, dev.Link.Name),
+			"add a route to "+owner+"'s pod CIDR via "+owner+" on "+sp.Node+" (host-gw/kubenet), or fix the CNI's routes")
+		t.end(w)
+		return
+	}
+	i := w.hop(hop)
+	w.blockAt(VUnknown, i, "outside", fmt.Sprintf("the packet leaves the cluster through %s %s towards %s: what happens beyond is not in the bundle", sp.Node, dev.Link.Name, target), "")
+	t.end(w)
+}
+
+func (t *tracer) hasCloud() bool {
+	files, dirs := t.s.C.Bundle.List("cloud")
+	return len(files)+len(dirs) > 0
+}
+
+func routingQuery(a netip.Addr) routing.Query { return routing.Query{Dst: a} }
+
+// podCIDROwner names the node whose pod CIDR holds an address.
+func (t *tracer) podCIDROwner(a netip.Addr) string {
+	for _, n := range t.s.C.Nodes {
+		for _, c := range n.PodCIDRs {
+			if c.Contains(a) {
+				return n.Name
+			}
+		}
+	}
+	return ""
+}
+
+// arrive hands a packet to a device's namespace.
+func (t *tracer) arrive(w *walk, d *Device, p packet.Packet) {
+	eng, err := d.Space.Engine()
+	if err != nil {
+		t.endUnknown(w, Hop{Node: d.Space.Node, NetNS: d.Space.Name, Step: "rules", Action: "unknown"}, "bad-data", err.Error(), "")
+		return
+	}
+	if !d.Link.Up() {
+		i := w.hop(Hop{Node: d.Space.Node, NetNS: d.Space.Name, Step: "device", Action: "drop", Pos: d.Link.Pos, Text: d.Link.String(), Packet: p})
+		w.blockAt(VDenied, i, "link-down", fmt.Sprintf("%s %s %s is down", d.Space.Node, nsLabel(d.Space), d.Link.Name), "ip link set "+d.Link.Name+" up")
+		t.end(w)
+		return
+	}
+	eng.GoOn, eng.Ports = true, portResolver{t, d.Space}
+	q := t.enter(w, d.Space, p)
+	t.outcomes(w, d.Space, eng.Arrive(q, d.Link.Name))
+}
+
+// arriveBridge hands a frame addressed to a bridge's own MAC to its namespace.
+func (t *tracer) arriveBridge(w *walk, br, port *Device, p packet.Packet) {
+	eng, err := br.Space.Engine()
+	if err != nil {
+		t.endUnknown(w, Hop{Node: br.Space.Node, NetNS: br.Space.Name, Step: "rules", Action: "unknown"}, "bad-data", err.Error(), "")
+		return
+	}
+	eng.GoOn, eng.Ports = true, portResolver{t, br.Space}
+	q := t.enter(w, br.Space, p)
+	t.outcomes(w, br.Space, eng.ArriveBridge(q, br.Link.Name, port.Link.Name))
+}
+
+type portResolver struct {
+	t  *tracer
+	sp *Space
+}
+
+func (r portResolver) PortFor(bridge string, dst netip.Addr) (string, *bool, bool) {
+	br := r.t.s.G.Device(r.sp, bridge)
+	if br == nil {
+		return "", nil, false
+	}
+	port, _ := r.t.behindBridge(br, dst)
+	if port == nil {
+		return "", nil, false
+	}
+	return port.Link.Name, port.Link.Hairpin, true
+}
