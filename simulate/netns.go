@@ -378,12 +378,14 @@ func (e *NetNS) arrive(p packet.Packet, iif string) []Outcome {
 			out = append(out, o)
 			continue
 		}
-		out = append(out, e.routeInput(o, iif)...)
+		out = append(out, e.routeInput(o, iif, p.Dst)...)
 	}
 	return out
 }
 
-func (e *NetNS) routeInput(o Outcome, iif string) []Outcome {
+// routeInput routes a packet that passed PREROUTING; arrivedFor is its destination
+// before PREROUTING (DNAT, or conntrack undoing an SNAT, may have changed it).
+func (e *NetNS) routeInput(o Outcome, iif string, arrivedFor netip.Addr) []Outcome {
 	p := o.Packet
 	d := e.Router.Lookup(routing.Query{Src: p.Src, Dst: p.Dst, Mark: p.Mark, IIf: iif, Proto: p.Proto, SPort: p.SPort, DPort: p.DPort})
 	o.Steps = append(o.Steps, routeStep(d, p))
@@ -449,7 +451,7 @@ func (e *NetNS) routeInput(o Outcome, iif string) []Outcome {
 		o.Kind, o.Why = Unknown, "broadcast and multicast forwarding are not modelled"
 		return []Outcome{o}
 	}
-	if p.PhysIn != "" && len(d.Hops) == 1 && d.Hops[0].Dev == iif && o.Packet.DNATed && e.Ports != nil {
+	if p.PhysIn != "" && len(d.Hops) == 1 && d.Hops[0].Dev == iif && p.Dst != arrivedFor && e.Ports != nil {
 		return e.bridgedDNAT(o, iif, d.Hops[0])
 	}
 	var out []Outcome

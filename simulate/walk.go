@@ -51,6 +51,9 @@ type walk struct {
 type block struct {
 	v Verdict
 	f Finding
+	// asIf marks a blocker found while the walk went on past a REJECT as if it had
+	// allowed the packet: it is reported, but cannot change what the client saw.
+	asIf bool
 }
 
 // conn is a namespace's conntrack entry for the connection: the request as it left (or
@@ -76,16 +79,28 @@ func (w *walk) hop(h Hop) int {
 }
 
 func (w *walk) blockAt(v Verdict, hop int, code, msg, fix string) {
-	w.blocks = append(w.blocks, block{v: v, f: Finding{Code: code, Severity: "error", Hop: hop, Message: msg, Fix: fix, AfterFirst: len(w.blocks) > 0}})
+	asIf := len(w.blocks) > 0 && w.blocks[0].v == VRejected
+	w.blocks = append(w.blocks, block{v: v, asIf: asIf, f: Finding{Code: code, Severity: "error", Hop: hop, Message: msg, Fix: fix, AfterFirst: len(w.blocks) > 0}})
 }
 
-func (w *walk) conn(space string) *conn {
+// conn finds the namespace's conntrack entry that a packet going back belongs to (the
+// request may have passed a namespace twice, as two connections, after NAT).
+func (w *walk) conn(space string, back packet.Packet) *conn {
 	for i := len(w.conns) - 1; i >= 0; i-- {
-		if w.conns[i].space == space {
+		if w.conns[i].space == space && replyMatches(w.conns[i].exit, back) {
 			return &w.conns[i]
 		}
 	}
 	return nil
+}
+
+func (w *walk) hasConn(space string, exit packet.Packet) bool {
+	for _, c := range w.conns {
+		if c.space == space && c.exit == exit {
+			return true
+		}
+	}
+	return false
 }
 
 // tracer collects the paths of one trace.
@@ -249,7 +264,11 @@ func (t *tracer) outcome(w *walk, sp *Space, o Outcome) {
 		if b.Step < 0 || h >= len(w.hops) {
 			h = len(w.hops) - 1
 		}
+		first := len(w.blocks) == 0
 		t.blockFromStep(w, sp, b.Kind, b.Reject, b.Why, h, b.Packet)
+		if first && b.Kind == Rejected && !w.reply {
+			t.errorReturns(w, sp, b.Packet, b.Reject)
+		}
 	}
 	if !w.reply {
 		w.endpoint = o.Packet.DstAP().String()
@@ -276,6 +295,27 @@ func (t *tracer) outcome(w *walk, sp *Space, o Outcome) {
 			return
 		}
 		t.end(w)
+	}
+}
+
+// errorReturns walks the error a REJECT sends back, on a copy of the walk, while the walk
+// itself goes on as if the packet had been allowed. If the error does not reach the
+// client (an OUTPUT rule, a missing route back), the client times out instead of failing
+// fast: that becomes a finding of the path, and its verdict.
+func (t *tracer) errorReturns(w *walk, sp *Space, p packet.Packet, kind string) {
+	sub := &tracer{s: t.s}
+	sub.sendBack(w.clone(), sp, p, kind, VRejected)
+	for _, path := range sub.paths {
+		if path.Verdict == VRejected {
+			continue
+		}
+		msg := "the error sent back never reaches the client, which times out instead of failing fast"
+		for _, f := range path.Findings[1:] {
+			msg += ": " + f.Message
+			break
+		}
+		w.blocks = append(w.blocks, block{v: VDenied, f: Finding{Code: "error-lost", Severity: "error", Hop: len(w.hops) - 1, Message: msg, AfterFirst: true}})
+		return
 	}
 }
 
@@ -424,7 +464,7 @@ func (t *tracer) end(w *walk) {
 		// An error answer that never makes it back leaves the client waiting.
 		if v == VNoListener || v == VRejected {
 			for _, b := range w.blocks[1:] {
-				if b.f.Code == "reply-lost" || strings.HasPrefix(b.f.Code, "reply") || b.v == VDenied {
+				if !b.asIf && b.v != VNoListener && b.v != VRejected {
 					v = VDenied
 					break
 				}
@@ -530,7 +570,7 @@ func listeningPorts(sp *Space, proto string) string {
 // icmp-port-unreachable, a REJECT's --reject-with), or an echo reply.
 func (t *tracer) sendBack(w *walk, sp *Space, p packet.Packet, kind string, answer Verdict) {
 	w.reply, w.answer = true, answer
-	if c := w.conn(sp.Key()); c == nil || c.exit != p {
+	if !w.hasConn(sp.Key(), p) {
 		w.conns = append(w.conns, conn{space: sp.Key(), exit: p})
 	}
 	r := packet.Packet{Src: p.Dst, Dst: p.Src, Proto: p.Proto, SPort: p.DPort, DPort: p.SPort}
@@ -624,8 +664,7 @@ func (t *tracer) enter(w *walk, sp *Space, p packet.Packet) packet.Packet {
 		p.CtState, p.Reply = packet.CtNew, false
 		return p
 	}
-	c := w.conn(sp.Key())
-	if c != nil && replyMatches(c.exit, p) {
+	if c := w.conn(sp.Key(), p); c != nil {
 		p.Reply = true
 		p.CtState = packet.CtEstablished
 		if p.Proto == packet.ICMP && p.ICMPType == 3 {
@@ -914,6 +953,13 @@ func (t *tracer) outside(w *walk, sp *Space, dev *Device, target netip.Addr, p p
 	}
 	if svcs := t.s.C.ServicesByIP(p.Dst); len(svcs) > 0 {
 		i := w.hop(hop)
+		for _, b := range w.blocks {
+			if b.f.Code == "no-endpoints" {
+				// The same cause, seen again: kube-proxy has no DNAT for a Service without endpoints.
+				t.end(w)
+				return
+			}
+		}
 		w.blockAt(VDenied, i, "service-not-translated", fmt.Sprintf("%s sends %s out of %s untranslated: its rules have no DNAT for the %s of Service %s, and the underlay does not route Service addresses (is kube-proxy running and synced on %s?)",
 			sp.Node, flow(p), dev.Link.Name, svcs[0].Kind, svcs[0].Service.Key(), sp.Node), "check kube-proxy on "+sp.Node+" (its pod, its logs, its KUBE-SERVICES chain against another node's)")
 		t.end(w)
