@@ -48,7 +48,7 @@ e2e: deps tools
 # pods on a bridge reach iptables only through it. Nothing else on the host is changed.
 deps:
 	@if [ "$$(id -u)" != 0 ]; then echo "deps: not root, skipping (end-to-end tests will skip)"; exit 0; fi; \
-	missing=""; for t in ip:iproute2 iptables:iptables ipset:ipset nft:nftables ss:iproute2 sysctl:procps conntrack:conntrack; do \
+	missing=""; for t in ip:iproute2 iptables:iptables ipset:ipset nft:nftables ss:iproute2 sysctl:procps conntrack:conntrack ping:iputils-ping; do \
 	  command -v $${t%%:*} >/dev/null 2>&1 || missing="$$missing $${t##*:}"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "deps: installing$$missing"; \

@@ -827,6 +827,9 @@ func (t *tracer) bridged(w *walk, sp *Space, o Outcome, owner *Device) {
 		t.end(w)
 		return
 	}
+	if !w.reply {
+		w.conns = append(w.conns, conn{space: sp.Key(), exit: o.Packet})
+	}
 	w.hop(Hop{Node: sp.Node, NetNS: sp.Name, Step: "bridge", Action: "forward", Packet: o.Packet, Note: "out of port " + o.OutIface + " to " + owner.String()})
 	t.arrive(w, owner, o.Packet)
 }

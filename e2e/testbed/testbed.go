@@ -548,6 +548,24 @@ func (tb *Testbed) Down() {
 	}
 }
 
+// Stop stops one process the testbed started (by its PID), e.g. a node's kube-proxy to
+// leave that node's rules unsynced.
+func (tb *Testbed) Stop(name string) error {
+	for _, p := range tb.procs {
+		if p.name == name && p.cmd.Process != nil {
+			p.cmd.Process.Signal(syscall.SIGTERM)
+			select {
+			case <-p.done:
+			case <-time.After(10 * time.Second):
+				p.cmd.Process.Kill()
+				<-p.done
+			}
+			return nil
+		}
+	}
+	return fmt.Errorf("no process %q", name)
+}
+
 // Probe opens one connection (tcp) or sends one datagram (udp) from inside a namespace of
 // the testbed and returns the first line of the answer. It is bounded by timeout.
 func (tb *Testbed) Probe(netns, network, addr string, timeout time.Duration) (string, error) {
