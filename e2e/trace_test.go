@@ -151,9 +151,13 @@ func TestTraceAgainstKernel(t *testing.T) {
 			{From: "pod1b", Src: "pod/default/pod1b", Dst: "svc/default/wrongport", Port: 80, Proto: "tcp"},
 		}},
 		{name: "forward-drop", guide: "1",
-			apply:  func(t *testing.T, tb *testbed.Testbed) { mustExec(t, tb, n2, "iptables", "-I", "FORWARD", "1", "-p", "tcp", "--dport", "8080", "-j", "DROP") },
-			revert: func(t *testing.T, tb *testbed.Testbed) { mustExec(t, tb, n2, "iptables", "-D", "FORWARD", "-p", "tcp", "--dport", "8080", "-j", "DROP") },
-			cases:  []traceCase{toEcho, toPod2a}},
+			apply: func(t *testing.T, tb *testbed.Testbed) {
+				mustExec(t, tb, n2, "iptables", "-I", "FORWARD", "1", "-p", "tcp", "--dport", "8080", "-j", "DROP")
+			},
+			revert: func(t *testing.T, tb *testbed.Testbed) {
+				mustExec(t, tb, n2, "iptables", "-D", "FORWARD", "-p", "tcp", "--dport", "8080", "-j", "DROP")
+			},
+			cases: []traceCase{toEcho, toPod2a}},
 		{name: "input-reject", guide: "1",
 			apply: func(t *testing.T, tb *testbed.Testbed) {
 				mustExec(t, tb, n2, "iptables", "-I", "INPUT", "1", "-p", "tcp", "--dport", "10256", "-j", "REJECT", "--reject-with", "tcp-reset")
@@ -175,23 +179,35 @@ func TestTraceAgainstKernel(t *testing.T) {
 			},
 			cases: []traceCase{toEcho}},
 		{name: "route-missing", guide: "5",
-			apply:  func(t *testing.T, tb *testbed.Testbed) { mustExec(t, tb, n1, "ip", "route", "del", "10.244.2.0/24") },
-			revert: func(t *testing.T, tb *testbed.Testbed) { mustExec(t, tb, n1, "ip", "route", "add", "10.244.2.0/24", "via", "10.200.0.12") },
-			cases:  []traceCase{toPod2a}},
+			apply: func(t *testing.T, tb *testbed.Testbed) { mustExec(t, tb, n1, "ip", "route", "del", "10.244.2.0/24") },
+			revert: func(t *testing.T, tb *testbed.Testbed) {
+				mustExec(t, tb, n1, "ip", "route", "add", "10.244.2.0/24", "via", "10.200.0.12")
+			},
+			cases: []traceCase{toPod2a}},
 		{name: "pod-no-default-route", guide: "6",
-			apply:  func(t *testing.T, tb *testbed.Testbed) { mustExec(t, tb, pod("pod1b").NetNS, "ip", "route", "del", "default") },
-			revert: func(t *testing.T, tb *testbed.Testbed) { mustExec(t, tb, pod("pod1b").NetNS, "ip", "route", "add", "default", "via", "10.244.1.1") },
-			cases:  []traceCase{toPod2a, toEcho}},
+			apply: func(t *testing.T, tb *testbed.Testbed) {
+				mustExec(t, tb, pod("pod1b").NetNS, "ip", "route", "del", "default")
+			},
+			revert: func(t *testing.T, tb *testbed.Testbed) {
+				mustExec(t, tb, pod("pod1b").NetNS, "ip", "route", "add", "default", "via", "10.244.1.1")
+			},
+			cases: []traceCase{toPod2a, toEcho}},
 		{name: "blackhole-route", guide: "7",
-			apply:  func(t *testing.T, tb *testbed.Testbed) { mustExec(t, tb, n1, "ip", "route", "add", "blackhole", "10.244.2.2/32") },
-			revert: func(t *testing.T, tb *testbed.Testbed) { mustExec(t, tb, n1, "ip", "route", "del", "blackhole", "10.244.2.2/32") },
-			cases:  []traceCase{toPod2a, toEcho}},
+			apply: func(t *testing.T, tb *testbed.Testbed) {
+				mustExec(t, tb, n1, "ip", "route", "add", "blackhole", "10.244.2.2/32")
+			},
+			revert: func(t *testing.T, tb *testbed.Testbed) {
+				mustExec(t, tb, n1, "ip", "route", "del", "blackhole", "10.244.2.2/32")
+			},
+			cases: []traceCase{toPod2a, toEcho}},
 		{name: "wrong-neighbour", guide: "8",
 			apply: func(t *testing.T, tb *testbed.Testbed) {
 				mustExec(t, tb, n1, "ip", "neigh", "replace", "10.200.0.12", "lladdr", "02:00:00:00:00:99", "dev", "eth0", "nud", "permanent")
 			},
-			revert: func(t *testing.T, tb *testbed.Testbed) { mustExec(t, tb, n1, "ip", "neigh", "del", "10.200.0.12", "dev", "eth0") },
-			cases:  []traceCase{toPod2a}},
+			revert: func(t *testing.T, tb *testbed.Testbed) {
+				mustExec(t, tb, n1, "ip", "neigh", "del", "10.200.0.12", "dev", "eth0")
+			},
+			cases: []traceCase{toPod2a}},
 		{name: "not-ready", guide: "13",
 			apply: func(t *testing.T, tb *testbed.Testbed) {
 				setReady(t, "pod2a", false)
@@ -211,8 +227,12 @@ func TestTraceAgainstKernel(t *testing.T) {
 			},
 			cases: []traceCase{{From: "pod1a", Src: "pod/default/pod1a", Dst: "svc/default/echo", Port: 80, Proto: "tcp"}}},
 		{name: "mtu", guide: "25",
-			apply:  func(t *testing.T, tb *testbed.Testbed) { mustExec(t, tb, n1, "ip", "link", "set", "eth0", "mtu", "1400") },
-			revert: func(t *testing.T, tb *testbed.Testbed) { mustExec(t, tb, n1, "ip", "link", "set", "eth0", "mtu", "1500") },
+			apply: func(t *testing.T, tb *testbed.Testbed) {
+				mustExec(t, tb, n1, "ip", "link", "set", "eth0", "mtu", "1400")
+			},
+			revert: func(t *testing.T, tb *testbed.Testbed) {
+				mustExec(t, tb, n1, "ip", "link", "set", "eth0", "mtu", "1500")
+			},
 			cases: []traceCase{
 				{From: "pod1b", Src: "pod/default/pod1b", Dst: "pod/default/pod2a", Proto: "icmp", Size: 1450},
 				{From: "pod1b", Src: "pod/default/pod1b", Dst: "pod/default/pod2a", Proto: "icmp", Size: 1400},

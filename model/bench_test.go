@@ -11,7 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/netsim/netsim/bundle"
-	"github.com/netsim/netsim/model/internal/gen"
+	"github.com/netsim/netsim/internal/gen"
 )
 
 var (
@@ -81,7 +81,7 @@ func BenchmarkLookupLarge(b *testing.B) {
 	}
 	b.Run("PodByIP", func(b *testing.B) {
 		for i := 0; i < b.N; i++ {
-			if c.PodByIP(gen.PodIP(i%150000)) == nil {
+			if c.PodByIP(gen.Size{Nodes: 5000}.PodIP(i%150000)) == nil {
 				b.Fatal("miss")
 			}
 		}

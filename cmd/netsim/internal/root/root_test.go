@@ -2,6 +2,8 @@ package root
 
 import (
 	"bytes"
+	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -42,6 +44,10 @@ func TestGoldenOutputs(t *testing.T) {
 		{"help.txt", []string{"--help"}, 0},
 		{"import-help.txt", []string{"import", "--help"}, 0},
 		{"inspect-help.txt", []string{"inspect", "--help"}, 0},
+		{"trace-help.txt", []string{"trace", "--help"}, 0},
+		{"trace-two-node-svc.txt", []string{"trace", "-b", "testdata/bundles/two-node-iptables", "pod/default/pod1b", "svc/default/echo", "80"}, 0},
+		{"trace-two-node-svc.json", []string{"trace", "-b", "testdata/bundles/two-node-iptables", "pod/default/pod1b", "svc/default/echo", "80", "-o", "json"}, 0},
+		{"trace-two-node-noep.yaml", []string{"trace", "-b", "testdata/bundles/two-node-iptables", "default/pod1b", "noep.default.svc", "80", "-o", "yaml"}, 1},
 		{"inspect-two-node.txt", []string{"inspect", "-b", "testdata/bundles/two-node-iptables"}, 0},
 		{"inspect-two-node.json", []string{"inspect", "-b", "testdata/bundles/two-node-iptables", "-o", "json"}, 0},
 		{"import-ticket.txt", []string{"import", "testdata/tickets/two-node", "--cluster", "ticket-4711", "-o", filepath.Join(tmp, "b.tar.gz")}, 0},
@@ -111,5 +117,90 @@ func TestVersionAndCompletion(t *testing.T) {
 	out, _, code = run(t, "completion", "bash")
 	if code != 0 || !strings.Contains(out, "bash completion") {
 		t.Errorf("completion: %d %q", code, out[:min(len(out), 200)])
+	}
+}
+
+// TestFaultBundles replays every frozen field-guide fault (testdata/faults: bundles dumped
+// from the real testbed with the fault injected, and the verdicts the kernel confirmed)
+// without root: the verdict must be the one the kernel agreed with, the exit code must
+// follow it, and the text and JSON outputs must match their golden files.
+func TestFaultBundles(t *testing.T) {
+	root := repoRoot(t)
+	data, err := os.ReadFile(filepath.Join(root, "testdata/faults/cases.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var scenarios []struct {
+		Name  string `json:"name"`
+		Guide string `json:"fieldGuide"`
+		Cases []struct {
+			Args    []string `json:"args"`
+			Verdict string   `json:"verdict"`
+		} `json:"cases"`
+	}
+	if err := json.Unmarshal(data, &scenarios); err != nil {
+		t.Fatal(err)
+	}
+	if len(scenarios) < 15 {
+		t.Fatalf("%d frozen scenarios, want the healthy one and 14 faults", len(scenarios))
+	}
+	for _, sc := range scenarios {
+		for i, c := range sc.Cases {
+			name := fmt.Sprintf("%s-%d", sc.Name, i)
+			t.Run(name, func(t *testing.T) {
+				args := append([]string{"trace", "-b", "testdata/faults/" + sc.Name + ".tar.gz"}, c.Args...)
+				jsonOut, errOut, code := run(t, append(args, "-o", "json")...)
+				var doc struct {
+					SchemaVersion int    `json:"schemaVersion"`
+					Verdict       string `json:"verdict"`
+				}
+				if err := json.Unmarshal([]byte(jsonOut), &doc); err != nil {
+					t.Fatalf("%v: %v\n%s%s", args, err, jsonOut, errOut)
+				}
+				if doc.SchemaVersion != 1 || doc.Verdict != c.Verdict {
+					t.Errorf("%v: verdict %q (schema %d), the kernel confirmed %q", args, doc.Verdict, doc.SchemaVersion, c.Verdict)
+				}
+				want := map[string]int{"delivered": 0, "unknown": 3}[c.Verdict]
+				if _, ok := map[string]int{"delivered": 0, "unknown": 3}[c.Verdict]; !ok {
+					want = 1
+				}
+				if code != want {
+					t.Errorf("%v: exit %d, want %d for %s", args, code, want, c.Verdict)
+				}
+				text, _, _ := run(t, args...)
+				golden.Check(t, filepath.Join(root, "cmd/netsim/internal/root/testdata/faults", name+".txt"), []byte(text))
+				if i == 0 {
+					golden.Check(t, filepath.Join(root, "cmd/netsim/internal/root/testdata/faults", name+".json"), []byte(jsonOut))
+				}
+			})
+		}
+	}
+}
+
+// TestTraceUsage checks that trace's usage and bundle errors exit 2 with a message that
+// says what is wrong.
+func TestTraceUsage(t *testing.T) {
+	repoRoot(t)
+	b := "testdata/bundles/two-node-iptables"
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"trace", "pod/default/pod1b", "svc/default/echo", "80"}, "-b BUNDLE is required"},
+		{[]string{"trace", "-b", b, "pod/default/pod1b", "svc/default/echo"}, "PORT is required for tcp"},
+		{[]string{"trace", "-b", b, "pod/default/pod1b", "svc/default/echo", "70000"}, "want 1-65535"},
+		{[]string{"trace", "-b", b, "pod/default/pod1b", "svc/default/echo", "80", "gre"}, `"gre": want a port`},
+		{[]string{"trace", "-b", b, "pod/default/nope", "svc/default/echo", "80"}, "no pod default/nope"},
+		{[]string{"trace", "-b", b, "pod/default/pod1b", "default/nothing", "80"}, "no pod or Service default/nothing"},
+		{[]string{"trace", "-b", b, "pod/default/pod1b", "echo.default.svc.other.zone", "80"}, "want pod/NS/NAME"},
+		{[]string{"trace", "-b", b, "pod/default/pod1b", "svc/default/echo", "80", "-o", "xml"}, "want text, json or yaml"},
+		{[]string{"trace", "-b", "testdata/malformed/does-not-exist", "a/b", "c/d", "80"}, "does-not-exist"},
+		{[]string{"trace", "-b", b, "pod/default/pod1b", "pod/default/pod2a", "icmp", "--size", "-1"}, "--size -1"},
+	}
+	for _, c := range cases {
+		_, errOut, code := run(t, c.args...)
+		if code != 2 || !strings.Contains(errOut, c.want) {
+			t.Errorf("%v: exit %d, stderr %q; want 2 and %q", c.args, code, errOut, c.want)
+		}
 	}
 }

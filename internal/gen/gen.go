@@ -21,9 +21,11 @@ type Size struct {
 	Nodes, Pods, Services, Namespaces int
 }
 
-// PodIP is the address of the i-th generated pod.
-func PodIP(i int) netip.Addr {
-	return netip.AddrFrom4([4]byte{10, byte(64 + i/65536), byte(i / 256 % 256), byte(i % 256)})
+// PodIP is the address of the i-th pod in a cluster of this size: inside its node's pod
+// CIDR (pod i runs on node i mod Nodes), as a CNI's IPAM would give it.
+func (s Size) PodIP(i int) netip.Addr {
+	n, k := i%s.Nodes, i/s.Nodes
+	return netip.AddrFrom4([4]byte{10, byte(64 + n/256), byte(n % 256), byte(k + 2)})
 }
 
 // NodeIP is the address of the i-th generated node.
@@ -88,7 +90,7 @@ func Write(dir string, s Size) error {
 		for k := 0; k < perNS; k++ {
 			i := ns*perNS + k
 			app := fmt.Sprintf("app-%d", i%(s.Services/s.Namespaces+1))
-			ip := PodIP(i).String()
+			ip := s.PodIP(i).String()
 			node := i % s.Nodes
 			pods = append(pods, corev1.Pod{
 				TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"},
@@ -128,7 +130,7 @@ func Write(dir string, s Size) error {
 		port, pname, proto := int32(8080), "http", corev1.ProtocolTCP
 		var eps []discoveryv1.Endpoint
 		for k := 0; k < 3; k++ {
-			eps = append(eps, discoveryv1.Endpoint{Addresses: []string{PodIP(i*3 + k).String()}, Conditions: discoveryv1.EndpointConditions{Ready: &ready}})
+			eps = append(eps, discoveryv1.Endpoint{Addresses: []string{s.PodIP(i*3 + k).String()}, Conditions: discoveryv1.EndpointConditions{Ready: &ready}})
 		}
 		slices = append(slices, discoveryv1.EndpointSlice{TypeMeta: metav1.TypeMeta{APIVersion: "discovery.k8s.io/v1", Kind: "EndpointSlice"},
 			ObjectMeta:  metav1.ObjectMeta{Name: name + "-abcde", Namespace: ns, Labels: map[string]string{discoveryv1.LabelServiceName: name}},
