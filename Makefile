@@ -19,7 +19,7 @@ build:
 
 # netsim's main job on a real bundle from testdata/.
 demo: build
-	./$(BIN) inspect -b $(DEMO_BUNDLE)
+	./$(BIN) trace -b $(DEMO_BUNDLE) pod/default/pod1b svc/default/echo 80
 
 # Every test. As root it first installs what the end-to-end tests need (Debian packages,
 # the Kubernetes binaries); without root those tests skip and say why.

@@ -26,7 +26,7 @@ func WriteDataplane(dir string, s Size) error {
 		"iptables-save.txt": rules,
 		"host-sysctl.txt": "net.ipv4.ip_forward = 1\nnet.ipv4.conf.all.forwarding = 1\nnet.ipv4.conf.all.rp_filter = 0\nnet.ipv4.conf.eth0.rp_filter = 0\n" +
 			"net.ipv4.conf.cni0.rp_filter = 0\nnet.ipv4.conf.eth0.forwarding = 1\nnet.ipv4.conf.cni0.forwarding = 1\nnet.bridge.bridge-nf-call-iptables = 1\nnet.ipv4.conf.all.accept_local = 0\n",
-		"pod-sysctl.txt":  "net.ipv4.ip_forward = 0\nnet.ipv4.conf.all.forwarding = 0\nnet.ipv4.conf.eth0.forwarding = 0\nnet.ipv4.conf.all.rp_filter = 0\nnet.ipv4.conf.eth0.rp_filter = 0\n",
+		"pod-sysctl.txt":   "net.ipv4.ip_forward = 0\nnet.ipv4.conf.all.forwarding = 0\nnet.ipv4.conf.eth0.forwarding = 0\nnet.ipv4.conf.all.rp_filter = 0\nnet.ipv4.conf.eth0.rp_filter = 0\n",
 		"host-sockets.txt": "tcp LISTEN 0 4096 127.0.0.1:10249 0.0.0.0:* users:((\"kube-proxy\",pid=1,fd=11))\ntcp LISTEN 0 4096 *:10256 *:* users:((\"kube-proxy\",pid=1,fd=9))\n",
 		"pod-sockets.txt":  "tcp LISTEN 0 4096 *:8080 *:* users:((\"app\",pid=1,fd=3))\n",
 		"empty-rules.txt":  "",
