@@ -31,6 +31,12 @@ func toolsDir() string {
 // each node) and three Services, and registers its teardown.
 func upTestbed(t *testing.T, mode string) *testbed.Testbed {
 	t.Helper()
+	return upTestbedWith(t, testbed.Config{ProxyMode: mode})
+}
+
+// upTestbedWith is upTestbed with the testbed's proxy mode and overlay chosen.
+func upTestbedWith(t *testing.T, cfg testbed.Config) *testbed.Testbed {
+	t.Helper()
 	if os.Getenv("NETSIM_SKIP_E2E") != "" {
 		t.Skip("skipping the real-dataplane test: NETSIM_SKIP_E2E is set")
 	}
@@ -39,7 +45,8 @@ func upTestbed(t *testing.T, mode string) *testbed.Testbed {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	t.Cleanup(cancel)
-	tb, err := testbed.Up(ctx, testbed.Config{Tools: toolsDir(), Nodes: 2, ProxyMode: mode, Logf: t.Logf})
+	cfg.Tools, cfg.Nodes, cfg.Logf = toolsDir(), 2, t.Logf
+	tb, err := testbed.Up(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

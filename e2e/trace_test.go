@@ -247,9 +247,18 @@ func TestTraceAgainstKernel(t *testing.T) {
 			},
 			cases: []traceCase{toEcho}},
 	}
+	runScenarios(t, tb, "", scenarios)
+}
+
+// runScenarios applies each scenario in turn, checks its cases against the kernel, and
+// undoes it; with NETSIM_FAULTS_OUT it freezes each scenario's bundle there as
+// PREFIX+NAME.tar.gz and adds the scenarios to cases.json.
+func runScenarios(t *testing.T, tb *testbed.Testbed, prefix string, scenarios []scenario) {
+	ctx := context.Background()
 	freeze := os.Getenv("NETSIM_FAULTS_OUT")
 	var frozen []frozenScenario
 	for _, sc := range scenarios {
+		sc.name = prefix + sc.name
 		ok := t.Run(sc.name, func(t *testing.T) {
 			if sc.apply != nil {
 				sc.apply(t, tb)
@@ -278,11 +287,69 @@ func TestTraceAgainstKernel(t *testing.T) {
 		}
 	}
 	if freeze != "" && !t.Failed() {
-		b, _ := json.MarshalIndent(frozen, "", "  ")
+		// Scenarios of other runs (another overlay) stay; this run's replace theirs.
+		var all []frozenScenario
+		if data, err := os.ReadFile(filepath.Join(freeze, "cases.json")); err == nil {
+			json.Unmarshal(data, &all)
+		}
+		mine := map[string]bool{}
+		for _, f := range frozen {
+			mine[f.Name] = true
+		}
+		kept := all[:0]
+		for _, f := range all {
+			if !mine[f.Name] {
+				kept = append(kept, f)
+			}
+		}
+		all = append(kept, frozen...)
+		sort.SliceStable(all, func(i, j int) bool { return all[i].Name < all[j].Name })
+		b, _ := json.MarshalIndent(all, "", "  ")
 		if err := os.WriteFile(filepath.Join(freeze, "cases.json"), append(b, '\n'), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
+}
+
+// TestTraceVXLAN is TestTraceAgainstKernel on nodes joined by flannel-style VXLAN: the
+// walk must encapsulate at flannel.1 (neighbour entry for the remote VTEP's MAC, fdb entry
+// for its node), carry the outer UDP packet through both nodes' netfilter and the underlay,
+// and decapsulate at the other end; with faults in the overlay's own state.
+func TestTraceVXLAN(t *testing.T) {
+	tb := upTestbedWith(t, testbed.Config{ProxyMode: "iptables", Overlay: "vxlan"})
+	for _, n := range tb.Nodes {
+		mustExec(t, tb, n.NetNS, "sysctl", "-qw", "net.ipv4.icmp_ratelimit=0")
+	}
+	n1 := tb.Nodes[0].NetNS
+	toEcho := traceCase{From: "pod1b", Src: "pod/default/pod1b", Dst: "svc/default/echo", Port: 80, Proto: "tcp"}
+	toPod2a := traceCase{From: "pod1b", Src: "pod/default/pod1b", Dst: "pod/default/pod2a", Port: 8080, Proto: "tcp"}
+	runScenarios(t, tb, "vxlan-", []scenario{
+		{name: "healthy", cases: []traceCase{toPod2a, toEcho,
+			{From: "node1", Src: "node/node1", Dst: "pod/default/pod2a", Port: 8080, Proto: "tcp"},
+			{From: "pod1b", Src: "pod/default/pod1b", Dst: "node/node2", Port: 30080, Proto: "tcp"},
+			{From: "pod1b", Src: "pod/default/pod1b", Dst: "echo.default.svc", Port: 53, Proto: "udp"},
+		}},
+		{name: "mtu", guide: "25", cases: []traceCase{
+			{From: "pod1b", Src: "pod/default/pod1b", Dst: "pod/default/pod2a", Proto: "icmp", Size: 1460},
+			{From: "pod1b", Src: "pod/default/pod1b", Dst: "pod/default/pod2a", Proto: "icmp", Size: 1450},
+		}},
+		{name: "fdb-missing", guide: "8",
+			apply: func(t *testing.T, tb *testbed.Testbed) {
+				mustExec(t, tb, n1, "bridge", "fdb", "del", "0a:58:0a:f4:02:00", "dev", "flannel.1", "dst", "10.200.0.12")
+			},
+			revert: func(t *testing.T, tb *testbed.Testbed) {
+				mustExec(t, tb, n1, "bridge", "fdb", "append", "0a:58:0a:f4:02:00", "dev", "flannel.1", "dst", "10.200.0.12", "self", "permanent")
+			},
+			cases: []traceCase{toPod2a, toEcho}},
+		{name: "vtep-wrong-dst", guide: "9",
+			apply: func(t *testing.T, tb *testbed.Testbed) {
+				mustExec(t, tb, n1, "bridge", "fdb", "replace", "0a:58:0a:f4:02:00", "dev", "flannel.1", "dst", "10.200.0.99", "self", "permanent")
+			},
+			revert: func(t *testing.T, tb *testbed.Testbed) {
+				mustExec(t, tb, n1, "bridge", "fdb", "replace", "0a:58:0a:f4:02:00", "dev", "flannel.1", "dst", "10.200.0.12", "self", "permanent")
+			},
+			cases: []traceCase{toPod2a}},
+	})
 }
 
 // frozenScenario is what the golden tests replay without root (testdata/faults/cases.json).

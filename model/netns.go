@@ -37,11 +37,14 @@ type NetNS struct {
 	// Name is "host" or "pod/NAMESPACE/NAME".
 	Name string
 	// Dir is the bundle directory the state was read from.
-	Dir     string
-	Links   []iproute.Link
-	Routes  []iproute.Route
-	Rules   []iproute.Rule
-	Neighs  []iproute.Neigh
+	Dir    string
+	Links  []iproute.Link
+	Routes []iproute.Route
+	Rules  []iproute.Rule
+	Neighs []iproute.Neigh
+	// FDB is the bridge forwarding database (`bridge -j fdb show`): for VXLAN devices,
+	// which remote endpoint each MAC is behind. Optional beyond CONTRACT §3.
+	FDB     []iproute.FDB
 	Sysctls sysctl.Table
 	Sockets []sockets.Socket
 	// RuleFiles are handed to the rules engines as they are, with their names for citations.
@@ -220,12 +223,13 @@ var stateFiles = []struct {
 	{"rule", []string{"rule.json", "rule.txt"}},
 	{"rule6", []string{"rule6.json", "rule6.txt"}},
 	{"neigh", []string{"neigh.json", "neigh.txt"}},
+	{"fdb", []string{"fdb.json", "fdb.txt"}},
 	{"sysctl", []string{"sysctl.txt"}},
 	{"sockets", []string{"sockets.txt"}},
 }
 
 // optionalStates are not reported missing when absent: IPv6 tables often are.
-var optionalStates = map[string]bool{"route6": true, "rule6": true}
+var optionalStates = map[string]bool{"route6": true, "rule6": true, "fdb": true}
 
 // LoadNetNS reads the dump of one network namespace from a bundle directory.
 func LoadNetNS(b *bundle.Bundle, dir, name string) (*NetNS, error) {
@@ -315,6 +319,12 @@ func (n *NetNS) parse(state, file string, f *source.File) error {
 			n.Neighs, err = iproute.ParseNeighJSON(f)
 		} else {
 			n.Neighs, err = iproute.ParseNeighText(f)
+		}
+	case "fdb":
+		if isJSON {
+			n.FDB, err = iproute.ParseFDBJSON(f)
+		} else {
+			n.FDB, err = iproute.ParseFDBText(f)
 		}
 	case "sysctl":
 		n.Sysctls, err = sysctl.Parse(f)

@@ -46,6 +46,15 @@ type walk struct {
 	// reply, no-listener for a reset or port unreachable, rejected for a REJECT's error.
 	answer Verdict
 	ttl    int
+	// tunnel holds the inner packets of the tunnels the packet is in, innermost last.
+	tunnel []tunneled
+}
+
+// tunneled is a packet inside a tunnel, waiting to be decapsulated.
+type tunneled struct {
+	inner packet.Packet
+	vni   int
+	from  string // the encapsulating device, for explanations
 }
 
 type block struct {
@@ -69,6 +78,7 @@ func (w *walk) clone() *walk {
 	n.blocks = append([]block(nil), w.blocks...)
 	n.branches = append([]string(nil), w.branches...)
 	n.conns = append([]conn(nil), w.conns...)
+	n.tunnel = append([]tunneled(nil), w.tunnel...)
 	return &n
 }
 
@@ -270,7 +280,7 @@ func (t *tracer) outcome(w *walk, sp *Space, o Outcome) {
 			t.errorReturns(w, sp, b.Packet, b.Reject)
 		}
 	}
-	if !w.reply {
+	if !w.reply && len(w.tunnel) == 0 {
 		w.endpoint = o.Packet.DstAP().String()
 		if !o.Packet.HasPorts() {
 			w.endpoint = o.Packet.Dst.String()
@@ -280,7 +290,7 @@ func (t *tracer) outcome(w *walk, sp *Space, o Outcome) {
 	case Deliver:
 		t.delivered(w, sp, o)
 	case Forward:
-		if !w.reply {
+		if !w.reply && len(w.tunnel) == 0 {
 			w.conns = append(w.conns, conn{space: sp.Key(), exit: o.Packet})
 		}
 		t.transmit(w, sp, o)
@@ -488,6 +498,10 @@ func (t *tracer) endUnknown(w *walk, h Hop, code, msg, fix string) {
 // or back to the client (the reply).
 func (t *tracer) delivered(w *walk, sp *Space, o Outcome) {
 	p := o.Packet
+	if len(w.tunnel) > 0 {
+		t.decapsulate(w, sp, p)
+		return
+	}
 	if w.reply {
 		t.replyArrived(w, sp, p)
 		return
@@ -707,9 +721,13 @@ func (t *tracer) transmit(w *walk, sp *Space, o Outcome) {
 			"the packet has crossed "+fmt.Sprint(maxHops)+" namespaces: a routing loop (the kernel drops it when its TTL runs out)", "")
 		return
 	}
-	if !w.reply && w.q.Size > 0 && dev.Link.MTU > 0 && w.q.Size > dev.Link.MTU {
+	if !w.reply && w.q.Size > 0 && dev.Link.MTU > 0 && p.Len > dev.Link.MTU {
 		i := w.hop(Hop{Node: sp.Node, NetNS: sp.Name, Step: "mtu", Action: "drop", Pos: dev.Link.Pos, Text: dev.Link.String(), Packet: p})
-		w.blockAt(VDenied, i, "mtu", fmt.Sprintf("a %d-byte packet does not fit %s %s %s (mtu %d): with DF set it is dropped, and large transfers stall", w.q.Size, sp.Node, nsLabel(sp), dev.Link.Name, dev.Link.MTU),
+		what := fmt.Sprintf("a %d-byte packet", p.Len)
+		if len(w.tunnel) > 0 {
+			what = fmt.Sprintf("a %d-byte packet (%d inside %s, plus its encapsulation)", p.Len, w.tunnel[0].inner.Len, w.tunnel[0].from)
+		}
+		w.blockAt(VDenied, i, "mtu", fmt.Sprintf("%s does not fit %s %s %s (mtu %d): with DF set it is dropped, and large transfers stall", what, sp.Node, nsLabel(sp), dev.Link.Name, dev.Link.MTU),
 			"make the pods' MTU no larger than the smallest on the path, less tunnel overhead (VXLAN 50, IP-in-IP 20)")
 	}
 	target := o.NextHop
@@ -717,6 +735,11 @@ func (t *tracer) transmit(w *walk, sp *Space, o Outcome) {
 		target = p.Dst
 	}
 	switch {
+	case dev.Link.Kind == "vxlan" || dev.Link.VXLAN != nil:
+		t.vxlan(w, sp, dev, target, p)
+	case dev.Link.Kind == "ipip" || dev.Link.Kind == "ip6tnl" || dev.Link.Kind == "gre" || dev.Link.Kind == "wireguard":
+		t.endUnknown(w, Hop{Node: sp.Node, NetNS: sp.Name, Step: dev.Link.Kind + " " + dev.Link.Name, Action: "unknown", Pos: dev.Link.Pos, Text: dev.Link.String(), Packet: p}, "unsupported-tunnel",
+			fmt.Sprintf("%s %s: the packet enters the %s tunnel %s, whose encapsulation netsim does not model yet: the rest of the path is unknown", sp.Node, nsLabel(sp), dev.Link.Kind, dev.Link.Name), "")
 	case t.s.G.OnUnderlay(dev):
 		t.underlay(w, sp, dev, target, p)
 	case dev.Link.Kind == "bridge" || len(t.s.G.Ports(dev)) > 0:
@@ -743,6 +766,102 @@ func (t *tracer) transmit(w *walk, sp *Space, o Outcome) {
 		}
 		t.acrossVeth(w, sp, dev, peer, target, p)
 	}
+}
+
+// vxlanOverhead is what VXLAN adds over IPv4: outer IP 20, UDP 8, VXLAN 8, inner Ethernet 14.
+const vxlanOverhead = 50
+
+// vxlan encapsulates a packet sent through a VXLAN device: the inner frame goes to the MAC
+// the neighbour table gives for the next hop, the forwarding database says behind which
+// remote endpoint that MAC is, and the outer UDP packet leaves this namespace as a locally
+// generated packet (OUTPUT, routing, POSTROUTING) towards it.
+func (t *tracer) vxlan(w *walk, sp *Space, dev *Device, target netip.Addr, p packet.Packet) {
+	cfg := dev.Link.VXLAN
+	if cfg == nil {
+		t.endUnknown(w, Hop{Node: sp.Node, NetNS: sp.Name, Step: "vxlan " + dev.Link.Name, Action: "unknown", Pos: dev.Link.Pos, Text: dev.Link.String(), Packet: p}, "missing-data",
+			fmt.Sprintf("%s: %s is a VXLAN device, and the dump does not show its configuration (dump it with ip -d)", sp.Node, dev.Link.Name), "")
+		return
+	}
+	n := neighbour(sp.State, dev.Link.Name, target)
+	if n == nil || n.LLAddr == "" {
+		h := Hop{Node: sp.Node, NetNS: sp.Name, Step: "vxlan " + dev.Link.Name, Action: "no-route", Packet: p}
+		if n != nil {
+			h.Pos, h.Text = n.Pos, n.String()
+		}
+		i := w.hop(h)
+		w.blockAt(VNoRoute, i, "neighbour", fmt.Sprintf("%s: no neighbour entry gives the MAC of %s on %s (flannel and Calico VXLAN install them as permanent entries; without one the kernel cannot build the inner frame)", sp.Node, target, dev.Link.Name),
+			"check the overlay agent on "+sp.Node+" (it writes the VTEP neighbour and fdb entries)")
+		t.end(w)
+		return
+	}
+	var fdb *iproute.FDB
+	for i := range sp.State.FDB {
+		e := &sp.State.FDB[i]
+		if e.Dev == dev.Link.Name && strings.EqualFold(e.MAC, n.LLAddr) && e.Dst.IsValid() {
+			fdb = e
+			break
+		}
+	}
+	if fdb == nil {
+		if !sp.State.Has("fdb") {
+			t.endUnknown(w, Hop{Node: sp.Node, NetNS: sp.Name, Step: "vxlan " + dev.Link.Name, Action: "unknown", Pos: n.Pos, Text: n.String(), Packet: p}, "missing-data",
+				fmt.Sprintf("%s: the inner frame goes to %s on %s, and the bundle has no fdb.json (bridge -j fdb show) saying which node is behind that MAC", sp.Node, n.LLAddr, dev.Link.Name), "add `bridge -j fdb show` to the node's dump as fdb.json")
+			return
+		}
+		i := w.hop(Hop{Node: sp.Node, NetNS: sp.Name, Step: "vxlan " + dev.Link.Name, Action: "no-route", Pos: n.Pos, Text: n.String(), Packet: p})
+		w.blockAt(VNoRoute, i, "vxlan-fdb", fmt.Sprintf("%s: no forwarding-database entry on %s for %s (the MAC of %s): the kernel has no remote endpoint to send it to", sp.Node, dev.Link.Name, n.LLAddr, target),
+			"check the overlay agent on "+sp.Node+" (bridge fdb append "+n.LLAddr+" dev "+dev.Link.Name+" dst NODE-IP)")
+		t.end(w)
+		return
+	}
+	port := uint16(cfg.Port)
+	if port == 0 {
+		port = 8472 // the kernel's default when dstport is not given
+	}
+	outer := packet.Packet{Src: cfg.Local, Dst: fdb.Dst, Proto: packet.UDP, SPort: 49152 + uint16(p.SPort%16384), DPort: port, CtState: packet.CtNew}
+	if p.Len > 0 {
+		outer.Len = p.Len + vxlanOverhead
+	}
+	w.hop(Hop{Node: sp.Node, NetNS: sp.Name, Step: "vxlan " + dev.Link.Name, Action: "encapsulate", Pos: fdb.Pos, Packet: outer,
+		Text: fmt.Sprintf("%s dev %s dst %s", fdb.MAC, fdb.Dev, fdb.Dst), Note: fmt.Sprintf("VNI %d: %s inside udp %s -> %s:%d", cfg.ID, flow(p), cfg.Local, fdb.Dst, port)})
+	w.tunnel = append(w.tunnel, tunneled{inner: p, vni: cfg.ID, from: sp.Node + " " + dev.Link.Name})
+	eng, err := sp.Engine()
+	if err != nil {
+		t.endUnknown(w, Hop{Node: sp.Node, NetNS: sp.Name, Step: "rules", Action: "unknown"}, "bad-data", err.Error(), "")
+		return
+	}
+	t.outcomes(w, sp, eng.Send(t.enter(w, sp, outer)))
+}
+
+// decapsulate takes an outer tunnel packet delivered to a namespace: a VXLAN device there
+// listening on its port with the same VNI receives the inner packet.
+func (t *tracer) decapsulate(w *walk, sp *Space, p packet.Packet) {
+	tun := w.tunnel[len(w.tunnel)-1]
+	for _, d := range t.s.G.devicesOf(sp) {
+		v := d.Link.VXLAN
+		if v == nil || p.Proto != packet.UDP {
+			continue
+		}
+		port := uint16(v.Port)
+		if port == 0 {
+			port = 8472
+		}
+		if port != p.DPort || (v.Local.IsValid() && v.Local != p.Dst) {
+			continue
+		}
+		if v.ID != tun.vni {
+			continue
+		}
+		w.tunnel = w.tunnel[:len(w.tunnel)-1]
+		w.hop(Hop{Node: sp.Node, NetNS: sp.Name, Step: "vxlan " + d.Link.Name, Action: "decapsulate", Pos: d.Link.Pos, Text: d.Link.String(), Packet: tun.inner,
+			Note: fmt.Sprintf("VNI %d from %s", tun.vni, p.Src)})
+		t.arrive(w, d, tun.inner)
+		return
+	}
+	i := w.hop(Hop{Node: sp.Node, NetNS: sp.Name, Step: "vxlan", Action: "drop", Packet: p})
+	w.blockAt(VDenied, i, "vxlan-no-endpoint", fmt.Sprintf("%s %s: the VXLAN packet from %s (VNI %d, udp port %d) reaches no VXLAN device with that VNI and port", sp.Node, nsLabel(sp), p.Src, tun.vni, p.DPort),
+		"give both nodes' VXLAN devices the same VNI and port")
+	t.end(w)
 }
 
 // acrossVeth delivers a frame to the other end of a veth: a device there that holds the

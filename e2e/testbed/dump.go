@@ -24,6 +24,7 @@ var dumpCommands = []struct {
 	{"rule.json", []string{"ip", "-j", "-p", "rule"}},
 	{"rule6.json", []string{"ip", "-6", "-j", "-p", "rule"}},
 	{"neigh.json", []string{"ip", "-j", "-p", "neigh"}},
+	{"fdb.json", []string{"bridge", "-j", "-p", "fdb", "show"}},
 	{"sysctl.txt", []string{"sysctl", "net"}},
 	{"sockets.txt", []string{"ss", "-Htuanp"}},
 	{"iptables-save.txt", []string{"iptables-save"}},

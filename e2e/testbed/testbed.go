@@ -41,6 +41,10 @@ type Config struct {
 	Nodes int
 	// ProxyMode is kube-proxy's --proxy-mode: iptables or nftables.
 	ProxyMode string
+	// Overlay is how nodes reach each other's pods: "host-gw" (routes to each node's pod
+	// CIDR via its address; the default) or "vxlan" (a flannel.1 VXLAN device per node,
+	// with flannel's routes, permanent neighbour entries and fdb entries).
+	Overlay string
 	// Logf receives progress lines.
 	Logf func(format string, args ...any)
 }
@@ -109,7 +113,7 @@ func Preflight(tools string) error {
 			return fmt.Errorf("%s missing in %s (run make tools)", bin, tools)
 		}
 	}
-	for _, tool := range []string{"ip", "iptables-save", "ip6tables-save", "ipset", "nft", "ss", "sysctl"} {
+	for _, tool := range []string{"ip", "bridge", "iptables-save", "ip6tables-save", "ipset", "nft", "ss", "sysctl"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			return fmt.Errorf("%s not installed (run make deps)", tool)
 		}
@@ -243,6 +247,9 @@ func (tb *Testbed) network() error {
 			return fmt.Errorf("bridge-nf-call-iptables (is br_netfilter loaded?): %w", err)
 		}
 	}
+	if tb.cfg.Overlay == "vxlan" {
+		return tb.vxlan()
+	}
 	// host-gw: every node routes the other nodes' pod CIDRs to them.
 	for _, a := range tb.Nodes {
 		for _, b := range tb.Nodes {
@@ -250,6 +257,39 @@ func (tb *Testbed) network() error {
 				if err := ip("-n " + a.NetNS + " route add " + b.PodCIDR + " via " + b.Addr); err != nil {
 					return err
 				}
+			}
+		}
+	}
+	return nil
+}
+
+// vtepMAC is node i's VXLAN device address, as flannel derives one per node.
+func vtepMAC(i int) string { return fmt.Sprintf("0a:58:0a:f4:%02x:00", i) }
+
+// vxlan wires the nodes as flannel's vxlan backend does: flannel.1 (VNI 1, port 8472,
+// MTU 1450) holding the pod CIDR's .0, a route per remote pod CIDR via its .0 onlink, a
+// permanent neighbour entry giving that .0 the remote VTEP's MAC, and an fdb entry sending
+// that MAC to the remote node's address.
+func (tb *Testbed) vxlan() error {
+	for _, a := range tb.Nodes {
+		ns := a.NetNS
+		zero := strings.TrimSuffix(a.PodCIDR, "/24")
+		if err := ip("-n "+ns+" link add flannel.1 type vxlan id 1 local "+a.Addr+" dev eth0 dstport 8472 nolearning",
+			"-n "+ns+" link set flannel.1 address "+vtepMAC(a.index)+" mtu 1450 up",
+			"-n "+ns+" addr add "+zero+"/32 dev flannel.1"); err != nil {
+			return err
+		}
+		for _, b := range tb.Nodes {
+			if a == b {
+				continue
+			}
+			bzero := strings.TrimSuffix(b.PodCIDR, "/24")
+			if err := ip("-n "+ns+" route add "+b.PodCIDR+" via "+bzero+" dev flannel.1 onlink",
+				"-n "+ns+" neigh replace "+bzero+" lladdr "+vtepMAC(b.index)+" dev flannel.1 nud permanent"); err != nil {
+				return err
+			}
+			if _, err := run(nil, nil, "bridge", "-n", ns, "fdb", "append", vtepMAC(b.index), "dev", "flannel.1", "dst", b.Addr, "self", "permanent"); err != nil {
+				return err
 			}
 		}
 	}

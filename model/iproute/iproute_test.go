@@ -254,3 +254,42 @@ func TestRouteAndRuleOddities(t *testing.T) {
 		t.Errorf("l3mdev rule text: %+v %v", rt, err)
 	}
 }
+
+func TestFDB(t *testing.T) {
+	for _, name := range []string{"fdb.json", "fdb.txt"} {
+		data, err := os.ReadFile(filepath.Join("testdata", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		parse := ParseFDBText
+		if strings.HasSuffix(name, ".json") {
+			parse = ParseFDBJSON
+		}
+		es, err := parse(source.NewFile(name, data))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var vx []string
+		for _, e := range es {
+			if e.Dev == "vxlan0" && e.Dst.IsValid() {
+				vx = append(vx, e.MAC+">"+e.Dst.String()+" "+e.State)
+			}
+		}
+		if got := strings.Join(vx, ", "); got != "00:00:00:00:00:00>10.200.0.13 permanent, 0a:58:0a:f4:02:00>10.200.0.12 permanent" {
+			t.Errorf("%s: vxlan0 entries %s", name, got)
+		}
+	}
+	if _, err := ParseFDBText(source.NewFile("f", []byte("not-a-mac dev x\n"))); err == nil || !strings.Contains(err.Error(), "f:1") {
+		t.Errorf("malformed fdb line: %v", err)
+	}
+}
+
+func FuzzFDBText(f *testing.F) {
+	fuzzSeeds(f, "fdb.txt")
+	f.Fuzz(func(t *testing.T, data []byte) { ParseFDBText(source.NewFile("f", data)) })
+}
+
+func FuzzFDBJSON(f *testing.F) {
+	fuzzSeeds(f, "fdb.json")
+	f.Fuzz(func(t *testing.T, data []byte) { ParseFDBJSON(source.NewFile("f", data)) })
+}
