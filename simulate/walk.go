@@ -1073,6 +1073,19 @@ func (t *tracer) outside(w *walk, sp *Space, dev *Device, target netip.Addr, p p
 		t.end(w)
 		return
 	}
+	if len(w.tunnel) > 0 {
+		inner := w.tunnel[len(w.tunnel)-1]
+		msg := fmt.Sprintf("the tunnel packet from %s carrying %s goes to %s, which is no node of the cluster", inner.from, flow(inner.inner), p.Dst)
+		if owner := t.podCIDROwner(inner.inner.Dst); owner != "" {
+			if n := t.s.C.Node(owner); n != nil && len(n.InternalIPs()) > 0 {
+				msg += fmt.Sprintf("; %s is on node %s (%s)", inner.inner.Dst, owner, n.InternalIPs()[0])
+			}
+		}
+		i := w.hop(hop)
+		w.blockAt(VDenied, i, "tunnel-misdirected", msg, "fix the tunnel endpoint (the fdb entry, or the node annotation the overlay agent reads it from)")
+		t.end(w)
+		return
+	}
 	if svcs := t.s.C.ServicesByIP(p.Dst); len(svcs) > 0 {
 		i := w.hop(hop)
 		for _, b := range w.blocks {

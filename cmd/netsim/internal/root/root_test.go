@@ -141,8 +141,8 @@ func TestFaultBundles(t *testing.T) {
 	if err := json.Unmarshal(data, &scenarios); err != nil {
 		t.Fatal(err)
 	}
-	if len(scenarios) < 15 {
-		t.Fatalf("%d frozen scenarios, want the healthy one and 14 faults", len(scenarios))
+	if len(scenarios) < 19 {
+		t.Fatalf("%d frozen scenarios, want the healthy ones and 17 faults", len(scenarios))
 	}
 	for _, sc := range scenarios {
 		for i, c := range sc.Cases {
