@@ -23,6 +23,7 @@ type Graph struct {
 	spaces  map[string]*Space // by key: "node1/host", "node1/pod/default/web"
 	devices map[devKey]*Device
 	nodes   map[string]*nodeEntry // nodes read so far (nil entry: no dump)
+	rules   *ruleCache
 
 	// Underlay is the network the nodes' own addresses are on (a cloud VPC, a switch);
 	// Outside is everything the bundle does not show. Later issues hang the cloud
@@ -47,6 +48,7 @@ type Space struct {
 	Pod   *model.Pod // for a pod's namespace
 	eng   *NetNS
 	err   error
+	rules *ruleCache
 }
 
 // ID implements graph.Node.
@@ -78,7 +80,7 @@ func (s *Segment) ID() int64 { return s.id }
 
 // NewGraph starts an empty graph over a cluster.
 func NewGraph(c *model.Cluster) *Graph {
-	g := &Graph{c: c, g: simple.NewUndirectedGraph(), spaces: map[string]*Space{}, devices: map[devKey]*Device{}, nodes: map[string]*nodeEntry{}}
+	g := &Graph{c: c, g: simple.NewUndirectedGraph(), spaces: map[string]*Space{}, devices: map[devKey]*Device{}, nodes: map[string]*nodeEntry{}, rules: &ruleCache{}}
 	g.Underlay = &Segment{id: g.id(), Name: "underlay"}
 	g.Outside = &Segment{id: g.id(), Name: "outside"}
 	g.g.AddNode(g.Underlay)
@@ -140,7 +142,7 @@ func (g *Graph) LoadNode(name string) error {
 }
 
 func (g *Graph) addSpace(node, name string, st *model.NetNS, pod *model.Pod) *Space {
-	sp := &Space{id: g.id(), Node: node, Name: name, State: st, Pod: pod}
+	sp := &Space{id: g.id(), Node: node, Name: name, State: st, Pod: pod, rules: g.rules}
 	g.spaces[sp.Key()] = sp
 	g.g.AddNode(sp)
 	for i := range st.Links {
@@ -211,7 +213,7 @@ func (g *Graph) Device(sp *Space, name string) *Device { return g.devices[devKey
 // Engine returns the namespace's rules and routing engine, built on first use.
 func (sp *Space) Engine() (*NetNS, error) {
 	if sp.eng == nil && sp.err == nil {
-		sp.eng, sp.err = NewNetNS(sp.State)
+		sp.eng, sp.err = newNetNS(sp.State, sp.rules)
 	}
 	return sp.eng, sp.err
 }

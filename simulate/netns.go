@@ -86,16 +86,18 @@ func (e *NetNS) sysctlStep(name, action, note string, p packet.Packet) Step {
 }
 
 // NewNetNS parses a namespace's rule files (once) and indexes its routes.
-func NewNetNS(ns *model.NetNS) (*NetNS, error) {
+func NewNetNS(ns *model.NetNS) (*NetNS, error) { return newNetNS(ns, nil) }
+
+func newNetNS(ns *model.NetNS, cache *ruleCache) (*NetNS, error) {
 	e := &NetNS{State: ns, Router: routing.New(ns.Routes, ns.Rules, ns.Links, ns.Sysctls)}
 	var err error
 	if f := ns.RuleFiles[model.IPTablesV4]; f != nil {
-		if e.IPT4, err = iptables.Parse(f, false); err != nil {
+		if e.IPT4, err = cache.iptables(f, false); err != nil {
 			return nil, err
 		}
 	}
 	if f := ns.RuleFiles[model.IPTablesV6]; f != nil {
-		if e.IPT6, err = iptables.Parse(f, true); err != nil {
+		if e.IPT6, err = cache.iptables(f, true); err != nil {
 			return nil, err
 		}
 	}

@@ -20,11 +20,13 @@ type Simulator struct {
 	G *Graph
 	// MaxPaths bounds how many paths one trace explores (random matches multiply them).
 	MaxPaths int
+	rules    *ruleCache
 }
 
 // New starts a simulator over a loaded cluster.
 func New(c *model.Cluster) *Simulator {
-	return &Simulator{C: c, G: NewGraph(c), MaxPaths: 512}
+	g := NewGraph(c)
+	return &Simulator{C: c, G: g, MaxPaths: 512, rules: g.rules}
 }
 
 // maxHops bounds a path's namespace crossings: a routing loop ends as unknown rather than
@@ -136,6 +138,7 @@ func (s *Simulator) Trace(q Query) (*Result, error) {
 	if !q.Dst.Addr.IsValid() {
 		return nil, usagef("%s has no address in the bundle (a headless Service, or a pod without an IP)", q.Dst.Name)
 	}
+	s.prefetch(s.nodesFor(q))
 	w := &walk{q: q, ttl: maxHops, answer: VDelivered}
 	for _, e := range []Endpoint{q.Src, q.Dst} {
 		if e.How != "" {

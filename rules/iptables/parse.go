@@ -51,6 +51,18 @@ func tokenize(line string) ([]string, error) {
 			out = append(out, line[start:i])
 			continue
 		}
+		// The common quoted token, a whole "comment" without escapes, is a substring too.
+		if i == start {
+			if end := strings.IndexByte(line[start+1:], '"'); end >= 0 {
+				end += start + 1
+				inner := line[start+1 : end]
+				if !strings.ContainsRune(inner, '\\') && (end+1 == len(line) || line[end+1] == ' ' || line[end+1] == '\t') {
+					out = append(out, inner)
+					i = end + 1
+					continue
+				}
+			}
+		}
 		// A token with quotes: "a b" or pre"fix" with \" and \\ escapes inside.
 		var b strings.Builder
 		b.WriteString(line[start:i])
