@@ -17,6 +17,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
@@ -63,6 +64,15 @@ func TestTraceAgainstKernel(t *testing.T) {
 		// ICMP errors are rate-limited per destination; the probes below send many.
 		mustExec(t, tb, n.NetNS, "sysctl", "-qw", "net.ipv4.icmp_ratelimit=0")
 	}
+	pod := func(name string) *testbed.Pod {
+		for _, p := range tb.Pods {
+			if p.Name == name {
+				return p
+			}
+		}
+		t.Fatalf("no pod %s", name)
+		return nil
+	}
 	svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "wrongport", Namespace: "default"}, Spec: corev1.ServiceSpec{Selector: map[string]string{"app": "echo"},
 		Ports: []corev1.ServicePort{{Port: 80, TargetPort: intstr.FromInt32(9090)}}}}
 	created, err := tb.Client.CoreV1().Services("default").Create(ctx, svc, metav1.CreateOptions{})
@@ -73,15 +83,31 @@ func TestTraceAgainstKernel(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitRules(t, tb, "node1", "10.244.1.2:9090", true)
-	pod := func(name string) *testbed.Pod {
-		for _, p := range tb.Pods {
-			if p.Name == name {
-				return p
-			}
-		}
-		t.Fatalf("no pod %s", name)
-		return nil
+	// A cluster DNS Service for trace --dns: kube-system/kube-dns, its endpoints the echo
+	// pods (a hand-made EndpointSlice, as for a Service without selector), UDP and TCP 53.
+	dnsSvc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "kube-dns", Namespace: "kube-system", Labels: map[string]string{"k8s-app": "kube-dns"}},
+		Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "dns", Port: 53, TargetPort: intstr.FromInt32(5353), Protocol: corev1.ProtocolUDP},
+			{Name: "dns-tcp", Port: 53, TargetPort: intstr.FromInt32(8080), Protocol: corev1.ProtocolTCP}}}}
+	if _, err := tb.Client.CoreV1().Services("kube-system").Create(ctx, dnsSvc, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
 	}
+	ready := true
+	udp, tcp := corev1.ProtocolUDP, corev1.ProtocolTCP
+	dnsName, tcpName := "dns", "dns-tcp"
+	p5353, p8080 := int32(5353), int32(8080)
+	slice := &discoveryv1.EndpointSlice{ObjectMeta: metav1.ObjectMeta{Name: "kube-dns-manual", Namespace: "kube-system", Labels: map[string]string{discoveryv1.LabelServiceName: "kube-dns"}},
+		AddressType: discoveryv1.AddressTypeIPv4,
+		Ports:       []discoveryv1.EndpointPort{{Name: &dnsName, Port: &p5353, Protocol: &udp}, {Name: &tcpName, Port: &p8080, Protocol: &tcp}}}
+	for _, name := range []string{"pod1a", "pod2a"} {
+		p := pod(name)
+		node := p.Node
+		slice.Endpoints = append(slice.Endpoints, discoveryv1.Endpoint{Addresses: []string{p.IP}, Conditions: discoveryv1.EndpointConditions{Ready: &ready}, NodeName: &node})
+	}
+	if _, err := tb.Client.DiscoveryV1().EndpointSlices("kube-system").Create(ctx, slice, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitRules(t, tb, "node1", "kube-system/kube-dns:dns-tcp ->", true)
+	waitRules(t, tb, "node2", "kube-system/kube-dns:dns ->", true)
 	hostVeth := func(p *testbed.Pod) string {
 		out := mustExec(t, tb, p.NetNS, "ip", "-j", "link", "show", "eth0")
 		var l []struct {
@@ -140,6 +166,21 @@ func TestTraceAgainstKernel(t *testing.T) {
 			{From: "pod1a", Src: "pod/default/pod1a", Dst: "svc/default/echo", Port: 80, Proto: "tcp"},
 			{From: "pod1b", Src: "pod/default/pod1b", Dst: "pod/default/pod2a", Proto: "icmp"},
 		}},
+		{name: "dns", guide: "26", cases: []traceCase{
+			{From: "pod1b", Src: "pod/default/pod1b", Dst: "kube-dns.kube-system.svc", Port: 53, Proto: "udp"},
+			{From: "pod1b", Src: "pod/default/pod1b", Dst: "svc/kube-system/kube-dns", Port: 53, Proto: "tcp"},
+		}},
+		{name: "dns-udp-blocked", guide: "26",
+			apply: func(t *testing.T, tb *testbed.Testbed) {
+				mustExec(t, tb, n2, "iptables", "-I", "FORWARD", "1", "-p", "udp", "--dport", "5353", "-j", "DROP")
+			},
+			revert: func(t *testing.T, tb *testbed.Testbed) {
+				mustExec(t, tb, n2, "iptables", "-D", "FORWARD", "-p", "udp", "--dport", "5353", "-j", "DROP")
+			},
+			cases: []traceCase{
+				{From: "pod1b", Src: "pod/default/pod1b", Dst: "kube-dns.kube-system.svc", Port: 53, Proto: "udp"},
+				{From: "pod1b", Src: "pod/default/pod1b", Dst: "svc/kube-system/kube-dns", Port: 53, Proto: "tcp"},
+			}},
 		{name: "listener-localhost", guide: "14", cases: []traceCase{
 			{From: "pod2b", Src: "pod/default/pod2b", Dst: "node/node1", Port: 10249, Proto: "tcp"},
 			{From: "pod1b", Src: "pod/default/pod1b", Dst: "pod/default/pod2b", Port: 8080, Proto: "tcp"},
@@ -211,11 +252,11 @@ func TestTraceAgainstKernel(t *testing.T) {
 		{name: "not-ready", guide: "13",
 			apply: func(t *testing.T, tb *testbed.Testbed) {
 				setReady(t, "pod2a", false)
-				waitRules(t, tb, "node1", pod("pod2a").IP+":8080", false)
+				waitRules(t, tb, "node1", "default/echo:http -> "+pod("pod2a").IP+":8080", false)
 			},
 			revert: func(t *testing.T, tb *testbed.Testbed) {
 				setReady(t, "pod2a", true)
-				waitRules(t, tb, "node1", pod("pod2a").IP+":8080", true)
+				waitRules(t, tb, "node1", "default/echo:http -> "+pod("pod2a").IP+":8080", true)
 			},
 			cases: []traceCase{toEcho}},
 		{name: "hairpin-off", guide: "15",

@@ -26,6 +26,44 @@ type Trace struct {
 	Verdict       string   `json:"verdict"`
 	Notes         []string `json:"notes,omitempty"`
 	Paths         []Path   `json:"paths"`
+	// DNS is the path to the source pod's nameservers (trace --dns).
+	DNS []DNS `json:"dns,omitempty"`
+}
+
+// DNS is the path from the source pod to one nameserver, on UDP and TCP 53.
+type DNS struct {
+	Policy     string `json:"dnsPolicy,omitempty"`
+	Nameserver string `json:"nameserver,omitempty"`
+	How        string `json:"how,omitempty"`
+	// Problem says why names cannot resolve (or why the bundle cannot tell), when it can
+	// be said without a walk: no DNS Service, no nameserver, the node's resolv.conf.
+	Problem string `json:"problem,omitempty"`
+	Verdict string `json:"verdict"`
+	UDP     *Trace `json:"udp,omitempty"`
+	TCP     *Trace `json:"tcp,omitempty"`
+}
+
+// AddDNS attaches --dns results.
+func (t *Trace) AddDNS(checks []simulate.DNSCheck) {
+	for _, c := range checks {
+		d := DNS{Policy: c.Policy, How: c.How, Problem: c.Problem}
+		if c.Nameserver.IsValid() {
+			d.Nameserver = c.Nameserver.String()
+		}
+		switch {
+		case c.Problem != "" && c.Unknown:
+			d.Verdict = string(simulate.VUnknown)
+		case c.Problem != "":
+			d.Verdict = string(simulate.VNoRoute)
+		default:
+			d.UDP, d.TCP = FromResult(c.UDP), FromResult(c.TCP)
+			d.Verdict = d.UDP.Verdict
+			if d.TCP.Verdict != d.UDP.Verdict {
+				d.Verdict = string(simulate.VMixed)
+			}
+		}
+		t.DNS = append(t.DNS, d)
+	}
 }
 
 // Query is what was asked.
@@ -157,6 +195,25 @@ func WriteYAML(w io.Writer, t *Trace) error {
 // table, its first blocker highlighted with the cause and the fix, and the blockers after
 // it.
 func WriteText(w io.Writer, t *Trace) error {
+	writeText(w, t)
+	for _, d := range t.DNS {
+		fmt.Fprintf(w, "\nDNS (dnsPolicy %s): ", d.Policy)
+		if d.Problem != "" {
+			fmt.Fprintf(w, "%s: %s\n", strings.ToUpper(d.Verdict), d.Problem)
+			continue
+		}
+		fmt.Fprintf(w, "nameserver %s, %s: udp %s, tcp %s\n", d.Nameserver, d.How, strings.ToUpper(d.UDP.Verdict), strings.ToUpper(d.TCP.Verdict))
+		for _, sub := range []*Trace{d.UDP, d.TCP} {
+			if sub.Verdict != string(simulate.VDelivered) {
+				fmt.Fprintf(w, "\n--- DNS over %s\n", sub.Query.Protocol)
+				writeText(w, sub)
+			}
+		}
+	}
+	return nil
+}
+
+func writeText(w io.Writer, t *Trace) {
 	q := t.Query
 	port := ""
 	if q.Port != 0 {
@@ -208,7 +265,6 @@ func WriteText(w io.Writer, t *Trace) error {
 			}
 		}
 	}
-	return nil
 }
 
 func summary(t *Trace) string {
@@ -283,6 +339,23 @@ func trunc(s string, n int) string {
 // delivered, 3 no blocker found but some step undecided.
 func ExitCode(t *Trace) int {
 	unknown := false
+	for _, d := range t.DNS {
+		switch {
+		case d.Verdict == string(simulate.VUnknown):
+			unknown = true
+		case d.Problem != "":
+			return 1
+		default:
+			for _, sub := range []*Trace{d.UDP, d.TCP} {
+				switch ExitCode(sub) {
+				case 1:
+					return 1
+				case 3:
+					unknown = true
+				}
+			}
+		}
+	}
 	for _, p := range t.Paths {
 		switch p.Verdict {
 		case string(simulate.VDelivered):

@@ -47,6 +47,10 @@ func TestGoldenOutputs(t *testing.T) {
 		{"trace-help.txt", []string{"trace", "--help"}, 0},
 		{"trace-two-node-svc.txt", []string{"trace", "-b", "testdata/bundles/two-node-iptables", "pod/default/pod1b", "svc/default/echo", "80"}, 0},
 		{"trace-two-node-svc.json", []string{"trace", "-b", "testdata/bundles/two-node-iptables", "pod/default/pod1b", "svc/default/echo", "80", "-o", "json"}, 0},
+		{"trace-dns-ok.txt", []string{"trace", "-b", "testdata/faults/dns.tar.gz", "--dns", "pod/default/pod1b", "svc/default/echo", "80"}, 0},
+		{"trace-dns-udp-blocked.txt", []string{"trace", "-b", "testdata/faults/dns-udp-blocked.tar.gz", "--dns", "pod/default/pod1b", "pod/default/pod1a", "8080"}, 1},
+		{"trace-dns-udp-blocked.json", []string{"trace", "-b", "testdata/faults/dns-udp-blocked.tar.gz", "--dns", "pod/default/pod1b", "pod/default/pod1a", "8080", "-o", "json"}, 1},
+		{"trace-dns-no-service.txt", []string{"trace", "-b", "testdata/bundles/two-node-iptables", "--dns", "pod/default/pod1b", "pod/default/pod1a", "8080"}, 1},
 		{"trace-two-node-noep.yaml", []string{"trace", "-b", "testdata/bundles/two-node-iptables", "default/pod1b", "noep.default.svc", "80", "-o", "yaml"}, 1},
 		{"inspect-two-node.txt", []string{"inspect", "-b", "testdata/bundles/two-node-iptables"}, 0},
 		{"inspect-two-node.json", []string{"inspect", "-b", "testdata/bundles/two-node-iptables", "-o", "json"}, 0},
@@ -141,7 +145,7 @@ func TestFaultBundles(t *testing.T) {
 	if err := json.Unmarshal(data, &scenarios); err != nil {
 		t.Fatal(err)
 	}
-	if len(scenarios) < 19 {
+	if len(scenarios) < 22 {
 		t.Fatalf("%d frozen scenarios, want the healthy ones and 17 faults", len(scenarios))
 	}
 	for _, sc := range scenarios {

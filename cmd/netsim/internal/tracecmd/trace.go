@@ -21,6 +21,7 @@ import (
 func NewCommand(io streams.IO) *cobra.Command {
 	var bundlePath, output string
 	var sport, size int
+	var dns bool
 	cmd := &cobra.Command{
 		Use:   "trace -b BUNDLE SRC DST [PORT] [PROTO]",
 		Short: "Walk a packet from SRC to DST, every path and its reply, and say where it stops",
@@ -39,7 +40,8 @@ Exit status: 0 every path delivered; 1 at least one path not delivered; 2 usage 
 error; 3 no blocker found, but some step could not be decided from the data.`,
 		Example: `  netsim trace -b testdata/bundles/two-node-iptables pod/default/pod1b svc/default/echo 80
   netsim trace -b bundle.tar.gz default/client 10.244.2.7 8080 tcp -o json
-  netsim trace -b bundle node/node1 echo.default.svc 53 udp`,
+  netsim trace -b bundle node/node1 echo.default.svc 53 udp
+  netsim trace -b bundle --dns default/client web.shop.svc.cluster.local 443`,
 		Args: cobra.RangeArgs(2, 4),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if bundlePath == "" {
@@ -75,7 +77,8 @@ error; 3 no blocker found, but some step could not be decided from the data.`,
 			if err != nil {
 				return err
 			}
-			res, err := simulate.New(c).Trace(simulate.Query{Src: src, Dst: dst, Port: port, Proto: proto, SPort: uint16(sport), Size: size})
+			sim := simulate.New(c)
+			res, err := sim.Trace(simulate.Query{Src: src, Dst: dst, Port: port, Proto: proto, SPort: uint16(sport), Size: size})
 			if err != nil {
 				var ue *simulate.UsageError
 				if errors.As(err, &ue) {
@@ -84,6 +87,13 @@ error; 3 no blocker found, but some step could not be decided from the data.`,
 				return streams.Bundle(err)
 			}
 			doc := report.FromResult(res)
+			if dns {
+				checks, err := sim.DNS(src)
+				if err != nil {
+					return streams.Bundle(err)
+				}
+				doc.AddDNS(checks)
+			}
 			switch output {
 			case "json":
 				err = report.WriteJSON(io.Out, doc)
@@ -96,7 +106,11 @@ error; 3 no blocker found, but some step could not be decided from the data.`,
 				return err
 			}
 			if code := report.ExitCode(doc); code != 0 {
-				return &streams.ExitError{Code: code, Err: fmt.Errorf("%s -> %s: %s", src.Name, dst.Name, doc.Verdict)}
+				msg := fmt.Sprintf("%s -> %s: %s", src.Name, dst.Name, doc.Verdict)
+				for _, d := range doc.DNS {
+					msg += "; DNS: " + d.Verdict
+				}
+				return &streams.ExitError{Code: code, Err: errors.New(msg)}
 			}
 			return nil
 		},
@@ -105,6 +119,7 @@ error; 3 no blocker found, but some step could not be decided from the data.`,
 	cmd.Flags().StringVarP(&output, "output", "o", "text", "text, json or yaml")
 	cmd.Flags().IntVar(&sport, "sport", 0, "the client's source port (default 40000)")
 	cmd.Flags().IntVar(&size, "size", 0, "IP packet size in bytes: report the first device on the path whose MTU is smaller")
+	cmd.Flags().BoolVar(&dns, "dns", false, "also trace the source pod's way to its nameservers (its dnsPolicy) on UDP and TCP 53")
 	return cmd
 }
 
