@@ -153,9 +153,7 @@ func (s *Simulator) Trace(q Query) (*Result, error) {
 		}
 		if sp == nil {
 			w.first = p
-			t.endUnknown(w, Hop{Node: q.Src.Node, NetNS: "host", Step: "dump", Action: "unknown"}, "missing-data",
-				fmt.Sprintf("%s is on node %s, and the bundle has no dump of %s: the path cannot be followed from its start", q.Src.Name, q.Src.Node, t.missingWhat(q.Src)),
-				"collect the node's dataplane (netsim collect --nodes "+q.Src.Node+")")
+			t.fromUndumped(w, p)
 			break
 		}
 		if !p.Src.IsValid() {
@@ -183,6 +181,110 @@ func (s *Simulator) Trace(q Query) (*Result, error) {
 	}
 	sort.SliceStable(t.paths, func(i, j int) bool { return t.paths[i].Endpoint < t.paths[j].Endpoint })
 	return &Result{Query: q, Verdict: commonVerdict(t.paths), Paths: t.paths, Notes: t.notes}, nil
+}
+
+// fromUndumped starts a walk whose source namespace the bundle does not hold: the API
+// objects decide what they can. The first hop is unknown (the source node's routes and
+// rules are not known); a Service's endpoints come from its EndpointSlices, each a path;
+// and each path goes on from the node that holds its destination, when that node has a
+// dump, so that blockers further on are still found.
+func (t *tracer) fromUndumped(w *walk, p packet.Packet) {
+	q := w.q
+	msg := fmt.Sprintf("%s is on node %s, and the bundle has no dump of %s: the first hops are not known", q.Src.Name, q.Src.Node, t.missingWhat(q.Src))
+	fix := "collect the node's dataplane (netsim collect --nodes " + q.Src.Node + ")"
+	type target struct {
+		addr netip.AddrPort
+		node string
+		how  string
+		pos  string
+	}
+	var targets []target
+	switch q.Dst.Kind {
+	case ServiceEndpoint:
+		for _, sip := range t.s.C.ServicesByIP(q.Dst.Addr) {
+			svc := sip.Service
+			var portName string
+			found := false
+			for _, sp := range svc.Spec.Ports {
+				if uint16(sp.Port) == q.Port && packet.ProtoName(q.Proto) == strings.ToLower(string(sp.Protocol)) {
+					portName, found = sp.Name, true
+				}
+			}
+			if !found {
+				t.endUnknown(w, Hop{Node: q.Src.Node, NetNS: "host", Step: "api", Action: "unknown", Text: "service/" + svc.Key(), Packet: p}, "missing-data",
+					msg+fmt.Sprintf("; Service %s has no port %d/%s", svc.Key(), q.Port, packet.ProtoName(q.Proto)), fix)
+				return
+			}
+			eps, _ := t.s.C.ServiceEndpoints(svc)
+			for _, e := range eps {
+				if !e.Ready {
+					continue
+				}
+				for _, ep := range e.Ports {
+					if ep.Name == portName {
+						node := e.NodeName
+						if node == "" {
+							if pod := t.s.C.PodByIP(e.Addr); pod != nil {
+								node = pod.Spec.NodeName
+							}
+						}
+						targets = append(targets, target{netip.AddrPortFrom(e.Addr, uint16(ep.Port)), node, "endpoint of Service " + svc.Key(), e.Pos.String()})
+					}
+				}
+			}
+			if len(targets) == 0 {
+				i := w.hop(Hop{Node: q.Src.Node, NetNS: "host", Step: "api", Action: "reject", Text: "service/" + svc.Key(), Packet: p})
+				w.blockAt(VRejected, i, "no-endpoints", fmt.Sprintf("Service %s has no ready endpoint for port %d (its EndpointSlices): kube-proxy rejects connections to it", svc.Key(), q.Port),
+					"make the Service's selector match ready pods")
+				t.end(w)
+				return
+			}
+		}
+	case PodEndpoint, NodeEndpoint:
+		targets = append(targets, target{netip.AddrPortFrom(q.Dst.Addr, q.Port), q.Dst.Node, q.Dst.Name, ""})
+	}
+	if len(targets) == 0 {
+		t.endUnknown(w, Hop{Node: q.Src.Node, NetNS: "host", Step: "dump", Action: "unknown", Packet: p}, "missing-data", msg, fix)
+		return
+	}
+	for i, tg := range targets {
+		b := w
+		if i < len(targets)-1 {
+			b = w.clone()
+		}
+		pk := p
+		pk.Dst, pk.DPort = tg.addr.Addr(), tg.addr.Port()
+		if !pk.HasPorts() {
+			pk.DPort = 0
+		}
+		b.endpoint = tg.addr.String()
+		if !pk.HasPorts() {
+			b.endpoint = tg.addr.Addr().String()
+		}
+		h := b.hop(Hop{Node: q.Src.Node, NetNS: "host", Step: "api", Action: "assume", Text: tg.how + " " + tg.addr.String(), Note: "from the API objects (" + tg.pos + ")", Packet: pk})
+		b.blockAt(VUnknown, h, "missing-data", msg+"; the API objects say the packet goes to "+tg.addr.String()+" ("+tg.how+")", fix)
+		if tg.node == "" || tg.node == q.Src.Node || !t.s.C.HasNodeState(tg.node) {
+			t.end(b)
+			continue
+		}
+		if err := t.s.G.LoadNode(tg.node); err != nil {
+			t.end(b)
+			continue
+		}
+		var under *Device
+		for _, d := range t.s.G.devicesOf(t.s.G.Space(tg.node, "host")) {
+			if t.s.G.OnUnderlay(d) {
+				under = d
+				break
+			}
+		}
+		if under == nil {
+			t.end(b)
+			continue
+		}
+		b.hop(Hop{Node: tg.node, NetNS: "underlay", Step: "underlay", Action: "forward", Packet: pk, Note: "assumed: from node " + q.Src.Node + " to " + under.String()})
+		t.arrive(b, under, pk)
+	}
 }
 
 func (t *tracer) missingWhat(e Endpoint) string {

@@ -208,3 +208,22 @@ func TestTraceUsage(t *testing.T) {
 		}
 	}
 }
+
+// TestTraceWithoutNodeDump traces from a pod whose node has no dump: the API objects pick
+// the endpoints, the paths go on from the endpoints' nodes, and the verdict is unknown
+// (exit 3) with the missing node named.
+func TestTraceWithoutNodeDump(t *testing.T) {
+	root := repoRoot(t)
+	dir := filepath.Join(t.TempDir(), "b")
+	if err := os.CopyFS(dir, os.DirFS(filepath.Join(root, "testdata/bundles/two-node-iptables"))); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(filepath.Join(dir, "nodes/node1")); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code := run(t, "trace", "-b", dir, "pod/default/pod1b", "svc/default/echo", "80")
+	if code != 3 {
+		t.Fatalf("exit %d, want 3 (unknown); stderr %s", code, errOut)
+	}
+	golden.Check(t, filepath.Join(root, "cmd/netsim/internal/root/testdata/trace-node1-missing.txt"), []byte(out))
+}
