@@ -181,9 +181,40 @@ func (g *Graph) isUnderlay(node string, d *Device) bool {
 	if g.holdsNodeAddr(node, d) {
 		return true
 	}
+	// A second link into the node's network: an address in the subnet of a device that
+	// holds the node's address.
+	if d.Link.Kind != "vxlan" && d.Link.Master == "" && d.Link.Name != "lo" {
+		for i := range d.Space.State.Links {
+			o := &d.Space.State.Links[i]
+			if o.Name == d.Link.Name {
+				continue
+			}
+			for _, oa := range o.Addrs {
+				if !g.isNodeAddr(node, oa.Prefix.Addr()) {
+					continue
+				}
+				for _, a := range d.Link.Addrs {
+					if a.Scope != "link" && a.Scope != "host" && oa.Prefix.Masked().Contains(a.Prefix.Addr()) {
+						return true
+					}
+				}
+			}
+		}
+	}
 	for _, r := range d.Space.State.Routes {
 		if r.Dev == d.Link.Name && r.Dst.Bits() == 0 && (r.Table == "main" || r.Table == "") {
 			return true
+		}
+	}
+	return false
+}
+
+func (g *Graph) isNodeAddr(node string, a netip.Addr) bool {
+	if n := g.c.Node(node); n != nil {
+		for _, na := range n.Addrs {
+			if na == a {
+				return true
+			}
 		}
 	}
 	return false
@@ -256,6 +287,20 @@ func (g *Graph) NodeOwning(a netip.Addr) (*Device, error) {
 			return nil, err
 		}
 		if d := g.hostDeviceWith(n.Name, a); d != nil {
+			return d, nil
+		}
+	}
+	// An address the Node objects do not list (a node's second link): the nodes read so
+	// far are searched, in name order.
+	names := make([]string, 0, len(g.nodes))
+	for n, e := range g.nodes {
+		if e.err == nil {
+			names = append(names, n)
+		}
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		if d := g.hostDeviceWith(n, a); d != nil && g.OnUnderlay(d) {
 			return d, nil
 		}
 	}

@@ -145,7 +145,7 @@ func TestFaultBundles(t *testing.T) {
 	if err := json.Unmarshal(data, &scenarios); err != nil {
 		t.Fatal(err)
 	}
-	if len(scenarios) < 22 {
+	if len(scenarios) < 25 {
 		t.Fatalf("%d frozen scenarios, want the healthy ones and 17 faults", len(scenarios))
 	}
 	for _, sc := range scenarios {
