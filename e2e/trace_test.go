@@ -203,9 +203,13 @@ func TestTraceAgainstKernel(t *testing.T) {
 			{From: "pod2b", Src: "pod/default/pod2b", Dst: "svc/default/echo-itp-local", Port: 80, Proto: "tcp"},
 		}},
 		{name: "duplicate-address", guide: "9",
-			apply:  func(t *testing.T, tb *testbed.Testbed) { mustExec(t, tb, n2, "ip", "addr", "add", pod("pod1b").IP+"/32", "dev", "cni0") },
-			revert: func(t *testing.T, tb *testbed.Testbed) { mustExec(t, tb, n2, "ip", "addr", "del", pod("pod1b").IP+"/32", "dev", "cni0") },
-			cases:  []traceCase{toPod2a}},
+			apply: func(t *testing.T, tb *testbed.Testbed) {
+				mustExec(t, tb, n2, "ip", "addr", "add", pod("pod1b").IP+"/32", "dev", "cni0")
+			},
+			revert: func(t *testing.T, tb *testbed.Testbed) {
+				mustExec(t, tb, n2, "ip", "addr", "del", pod("pod1b").IP+"/32", "dev", "cni0")
+			},
+			cases: []traceCase{toPod2a}},
 		{name: "rp-filter-asymmetric", guide: "4",
 			apply: func(t *testing.T, tb *testbed.Testbed) {
 				// node1 gets a second link into the underlay (eth1, 10.200.0.21), answering
