@@ -54,6 +54,7 @@ type walk struct {
 
 // tunneled is a packet inside a tunnel, waiting to be decapsulated.
 type tunneled struct {
+	kind  string // vxlan or ipip
 	inner packet.Packet
 	vni   int
 	from  string // the encapsulating device, for explanations
@@ -842,7 +843,9 @@ func (t *tracer) transmit(w *walk, sp *Space, o Outcome) {
 	switch {
 	case dev.Link.Kind == "vxlan" || dev.Link.VXLAN != nil:
 		t.vxlan(w, sp, dev, target, p)
-	case dev.Link.Kind == "ipip" || dev.Link.Kind == "ip6tnl" || dev.Link.Kind == "gre" || dev.Link.Kind == "wireguard":
+	case dev.Link.Kind == "ipip":
+		t.ipip(w, sp, dev, o.NextHop, p)
+	case dev.Link.Kind == "ip6tnl" || dev.Link.Kind == "gre" || dev.Link.Kind == "wireguard":
 		t.endUnknown(w, Hop{Node: sp.Node, NetNS: sp.Name, Step: dev.Link.Kind + " " + dev.Link.Name, Action: "unknown", Pos: dev.Link.Pos, Text: dev.Link.String(), Packet: p}, "unsupported-tunnel",
 			fmt.Sprintf("%s %s: the packet enters the %s tunnel %s, whose encapsulation netsim does not model yet: the rest of the path is unknown", sp.Node, nsLabel(sp), dev.Link.Kind, dev.Link.Name), "")
 	case t.s.G.OnUnderlay(dev):
@@ -929,7 +932,7 @@ func (t *tracer) vxlan(w *walk, sp *Space, dev *Device, target netip.Addr, p pac
 	}
 	w.hop(Hop{Node: sp.Node, NetNS: sp.Name, Step: "vxlan " + dev.Link.Name, Action: "encapsulate", Pos: fdb.Pos, Packet: outer,
 		Text: fmt.Sprintf("%s dev %s dst %s", fdb.MAC, fdb.Dev, fdb.Dst), Note: fmt.Sprintf("VNI %d: %s inside udp %s -> %s:%d", cfg.ID, flow(p), cfg.Local, fdb.Dst, port)})
-	w.tunnel = append(w.tunnel, tunneled{inner: p, vni: cfg.ID, from: sp.Node + " " + dev.Link.Name})
+	w.tunnel = append(w.tunnel, tunneled{kind: "vxlan", inner: p, vni: cfg.ID, from: sp.Node + " " + dev.Link.Name})
 	eng, err := sp.Engine()
 	if err != nil {
 		t.endUnknown(w, Hop{Node: sp.Node, NetNS: sp.Name, Step: "rules", Action: "unknown"}, "bad-data", err.Error(), "")
@@ -938,10 +941,57 @@ func (t *tracer) vxlan(w *walk, sp *Space, dev *Device, target netip.Addr, p pac
 	t.outcomes(w, sp, eng.Send(t.enter(w, sp, outer)))
 }
 
+// ipipProto is IP-in-IP's protocol number; ipipOverhead the outer IPv4 header it adds.
+const (
+	ipipProto    = 4
+	ipipOverhead = 20
+)
+
+// ipip encapsulates a packet routed into an IP-in-IP device (Calico's tunl0: routes
+// "via NODE-IP dev tunl0 onlink"): the outer packet goes from this node to the route's
+// gateway, locally generated, through OUTPUT and POSTROUTING. This machine's kernel has no
+// ipip module, so this part is proven by unit tests on a synthetic bundle, not by the
+// end-to-end tests.
+func (t *tracer) ipip(w *walk, sp *Space, dev *Device, gw netip.Addr, p packet.Packet) {
+	if !gw.IsValid() {
+		t.endUnknown(w, Hop{Node: sp.Node, NetNS: sp.Name, Step: "ipip " + dev.Link.Name, Action: "unknown", Pos: dev.Link.Pos, Text: dev.Link.String(), Packet: p}, "missing-data",
+			fmt.Sprintf("%s: the route into %s names no gateway, and the tunnel's fixed remote is not in the dump", sp.Node, dev.Link.Name), "")
+		return
+	}
+	eng, err := sp.Engine()
+	if err != nil {
+		t.endUnknown(w, Hop{Node: sp.Node, NetNS: sp.Name, Step: "rules", Action: "unknown"}, "bad-data", err.Error(), "")
+		return
+	}
+	// A tunnel with "local any" takes the source address routing picks towards the remote.
+	outer := packet.Packet{Src: eng.Router.Lookup(routing.Query{Dst: gw}).Src, Dst: gw, Proto: ipipProto, CtState: packet.CtNew}
+	if p.Len > 0 {
+		outer.Len = p.Len + ipipOverhead
+	}
+	w.hop(Hop{Node: sp.Node, NetNS: sp.Name, Step: "ipip " + dev.Link.Name, Action: "encapsulate", Pos: dev.Link.Pos, Text: dev.Link.String(), Packet: outer,
+		Note: fmt.Sprintf("%s inside IP-in-IP to %s", flow(p), gw)})
+	w.tunnel = append(w.tunnel, tunneled{kind: "ipip", inner: p, from: sp.Node + " " + dev.Link.Name})
+	t.outcomes(w, sp, eng.Send(t.enter(w, sp, outer)))
+}
+
 // decapsulate takes an outer tunnel packet delivered to a namespace: a VXLAN device there
 // listening on its port with the same VNI receives the inner packet.
 func (t *tracer) decapsulate(w *walk, sp *Space, p packet.Packet) {
 	tun := w.tunnel[len(w.tunnel)-1]
+	if tun.kind == "ipip" {
+		for _, d := range t.s.G.devicesOf(sp) {
+			if d.Link.Kind == "ipip" && p.Proto == ipipProto {
+				w.tunnel = w.tunnel[:len(w.tunnel)-1]
+				w.hop(Hop{Node: sp.Node, NetNS: sp.Name, Step: "ipip " + d.Link.Name, Action: "decapsulate", Pos: d.Link.Pos, Text: d.Link.String(), Packet: tun.inner, Note: "from " + p.Src.String()})
+				t.arrive(w, d, tun.inner)
+				return
+			}
+		}
+		i := w.hop(Hop{Node: sp.Node, NetNS: sp.Name, Step: "ipip", Action: "drop", Packet: p})
+		w.blockAt(VDenied, i, "tunnel-no-endpoint", fmt.Sprintf("%s %s: the IP-in-IP packet from %s reaches no ipip device (the kernel answers protocol unreachable)", sp.Node, nsLabel(sp), p.Src), "")
+		t.end(w)
+		return
+	}
 	for _, d := range t.s.G.devicesOf(sp) {
 		v := d.Link.VXLAN
 		if v == nil || p.Proto != packet.UDP {

@@ -1,6 +1,8 @@
 package simulate
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -125,5 +127,106 @@ func TestResolveForms(t *testing.T) {
 		if _, err := Resolve(c, bad); err == nil {
 			t.Errorf("Resolve(%q) succeeded", bad)
 		}
+	}
+}
+
+// calico copies the synthetic Calico IP-in-IP bundle, lets edit change it, and opens it.
+func calico(t *testing.T, edit func(dir string)) *Simulator {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "b")
+	if err := os.CopyFS(dir, os.DirFS("../testdata/bundles/calico-ipip-synthetic")); err != nil {
+		t.Fatal(err)
+	}
+	if edit != nil {
+		edit(dir)
+	}
+	b, err := bundle.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	c, err := model.Load(b, model.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return New(c)
+}
+
+func setSysctl(t *testing.T, file, name, value string) {
+	t.Helper()
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(string(data), "\n")
+	for i, l := range lines {
+		if strings.HasPrefix(l, name+" = ") {
+			lines[i] = name + " = " + value
+		}
+	}
+	if err := os.WriteFile(file, []byte(strings.Join(lines, "\n")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestCalicoIPIP walks Calico's dataplane shape: a pod's default route to 169.254.1.1
+// answered by proxy ARP on the host's cali veth, /32 routes to local pods, IP-in-IP
+// through tunl0 to the other node (outer packet through both nodes' netfilter), and back.
+func TestCalicoIPIP(t *testing.T) {
+	steps := func(p Path) string {
+		var out []string
+		for _, h := range p.Hops {
+			if strings.HasPrefix(h.Step, "ipip") || h.Step == "veth" || h.Step == "underlay" {
+				out = append(out, h.Step+":"+h.Action)
+			}
+		}
+		return strings.Join(out, " ")
+	}
+	cases := []struct {
+		name    string
+		edit    func(dir string)
+		size    int
+		verdict Verdict
+		code    string
+		steps   string
+	}{
+		{name: "healthy", verdict: VDelivered,
+			steps: "veth:forward ipip tunl0:encapsulate underlay:forward ipip tunl0:decapsulate veth:forward veth:forward ipip tunl0:encapsulate underlay:forward ipip tunl0:decapsulate veth:forward"},
+		{name: "proxy-arp-off", verdict: VNoRoute, code: "neighbour",
+			edit: func(dir string) { setSysctl(t, dir+"/nodes/node1/sysctl.txt", "net.ipv4.conf.calia1.proxy_arp", "0") }},
+		// ip_forward=0 also turns proxy ARP off: the pod cannot even reach its gateway.
+		{name: "forwarding-off", verdict: VNoRoute, code: "neighbour",
+			edit: func(dir string) {
+				for _, n := range []string{"net.ipv4.ip_forward", "net.ipv4.conf.all.forwarding", "net.ipv4.conf.calia1.forwarding", "net.ipv4.conf.eth0.forwarding", "net.ipv4.conf.tunl0.forwarding"} {
+					setSysctl(t, dir+"/nodes/node1/sysctl.txt", n, "0")
+				}
+			}},
+		{name: "mtu", size: 1490, verdict: VDenied, code: "mtu"},
+		{name: "tunnel-mtu", size: 1470, verdict: VDenied, code: "mtu",
+			edit: func(dir string) {
+				data, _ := os.ReadFile(dir + "/nodes/node1/addr.json")
+				os.WriteFile(dir+"/nodes/node1/addr.json", []byte(strings.Replace(string(data), `"mtu": 1500`, `"mtu": 1480`, 1)), 0o644)
+			}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			s := calico(t, c.edit)
+			src, _ := Resolve(s.C, "pod/default/a")
+			dst, _ := Resolve(s.C, "pod/default/b")
+			r, err := s.Trace(Query{Src: src, Dst: dst, Port: 8080, Proto: packet.TCP, Size: c.size})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(r.Paths) != 1 || r.Verdict != c.verdict {
+				t.Fatalf("verdict %s with %d paths, want %s: %+v", r.Verdict, len(r.Paths), c.verdict, r.Paths)
+			}
+			p := r.Paths[0]
+			if c.code != "" && (len(p.Findings) == 0 || p.Findings[0].Code != c.code) {
+				t.Errorf("findings %+v, want first %s", p.Findings, c.code)
+			}
+			if c.steps != "" && steps(p) != c.steps {
+				t.Errorf("steps\n%s\nwant\n%s", steps(p), c.steps)
+			}
+		})
 	}
 }
