@@ -121,6 +121,26 @@ func TestTraceAgainstKernel(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// Addresses from outside the Service CIDR: an external IP, and a load balancer's IP as a
+	// cloud controller would write it into the Service's status.
+	extSvc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "echo-ext", Namespace: "default"}, Spec: corev1.ServiceSpec{
+		Selector: map[string]string{"app": "echo"}, ExternalIPs: []string{"10.200.0.50"},
+		Ports: []corev1.ServicePort{{Name: "http", Port: 80, TargetPort: intstr.FromInt32(8080)}}}}
+	if _, err := tb.Client.CoreV1().Services("default").Create(ctx, extSvc, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	lbSvc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "echo-lb", Namespace: "default"}, Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeLoadBalancer,
+		Selector: map[string]string{"app": "echo"}, Ports: []corev1.ServicePort{{Name: "http", Port: 80, TargetPort: intstr.FromInt32(8080), NodePort: 30082}}}}
+	lb, err := tb.Client.CoreV1().Services("default").Create(ctx, lbSvc, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lb.Status.LoadBalancer.Ingress = []corev1.LoadBalancerIngress{{IP: "10.200.0.60"}}
+	if _, err := tb.Client.CoreV1().Services("default").UpdateStatus(ctx, lb, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitRules(t, tb, "node1", "10.200.0.50/32", true)
+	waitRules(t, tb, "node1", "10.200.0.60/32", true)
 	waitRules(t, tb, "node1", "default/echo-etp-local:http -> 10.244.1.2:8080", true)
 	waitRules(t, tb, "node2", "default/echo-itp-local:http -> 10.244.2.2:8080", true)
 	waitRules(t, tb, "node2", "kube-system/kube-dns:dns ->", true)
@@ -181,6 +201,10 @@ func TestTraceAgainstKernel(t *testing.T) {
 			{From: "node2", Src: "node/node2", Dst: "svc/default/echo", Port: 80, Proto: "tcp"},
 			{From: "pod1a", Src: "pod/default/pod1a", Dst: "svc/default/echo", Port: 80, Proto: "tcp"},
 			{From: "pod1b", Src: "pod/default/pod1b", Dst: "pod/default/pod2a", Proto: "icmp"},
+			{From: "node1", Src: "node/node1", Dst: "node/node2", Port: 10256, Proto: "tcp"},
+			{From: "pod1b", Src: "pod/default/pod1b", Dst: "10.200.0.50", Port: 80, Proto: "tcp"},
+			{From: "pod2b", Src: "pod/default/pod2b", Dst: "10.200.0.60", Port: 80, Proto: "tcp"},
+			{From: "node1", Src: "node/node1", Dst: "10.200.0.60", Port: 80, Proto: "tcp"},
 		}},
 		{name: "dns", guide: "26", cases: []traceCase{
 			{From: "pod1b", Src: "pod/default/pod1b", Dst: "kube-dns.kube-system.svc", Port: 53, Proto: "udp"},

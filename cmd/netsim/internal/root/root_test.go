@@ -51,6 +51,8 @@ func TestGoldenOutputs(t *testing.T) {
 		{"trace-dns-udp-blocked.txt", []string{"trace", "-b", "testdata/faults/dns-udp-blocked.tar.gz", "--dns", "pod/default/pod1b", "pod/default/pod1a", "8080"}, 1},
 		{"trace-dns-udp-blocked.json", []string{"trace", "-b", "testdata/faults/dns-udp-blocked.tar.gz", "--dns", "pod/default/pod1b", "pod/default/pod1a", "8080", "-o", "json"}, 1},
 		{"trace-dns-no-service.txt", []string{"trace", "-b", "testdata/bundles/two-node-iptables", "--dns", "pod/default/pod1b", "pod/default/pod1a", "8080"}, 1},
+		{"trace-two-node-outside.txt", []string{"trace", "-b", "testdata/bundles/two-node-iptables", "pod/default/pod1b", "8.8.8.8", "53", "udp"}, 3},
+		{"trace-calico-ipip.txt", []string{"trace", "-b", "testdata/bundles/calico-ipip-synthetic", "default/a", "10.244.2.20", "8080"}, 0},
 		{"trace-two-node-noep.yaml", []string{"trace", "-b", "testdata/bundles/two-node-iptables", "default/pod1b", "noep.default.svc", "80", "-o", "yaml"}, 1},
 		{"inspect-two-node.txt", []string{"inspect", "-b", "testdata/bundles/two-node-iptables"}, 0},
 		{"inspect-two-node.json", []string{"inspect", "-b", "testdata/bundles/two-node-iptables", "-o", "json"}, 0},
