@@ -18,6 +18,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
@@ -255,6 +256,22 @@ func TestTraceAgainstKernel(t *testing.T) {
 				mustExec(t, tb, n1, "sysctl", "-qw", "net.ipv4.conf.all.arp_ignore=0")
 			},
 			cases: []traceCase{toPod2a}},
+		{name: "networkpolicy-not-enforced", guide: "16",
+			apply: func(t *testing.T, tb *testbed.Testbed) {
+				np := &networkingv1.NetworkPolicy{ObjectMeta: metav1.ObjectMeta{Name: "default-deny", Namespace: "default"},
+					Spec: networkingv1.NetworkPolicySpec{PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress}}}
+				if _, err := tb.Client.NetworkingV1().NetworkPolicies("default").Create(context.Background(), np, metav1.CreateOptions{}); err != nil {
+					t.Fatal(err)
+				}
+			},
+			revert: func(t *testing.T, tb *testbed.Testbed) {
+				if err := tb.Client.NetworkingV1().NetworkPolicies("default").Delete(context.Background(), "default-deny", metav1.DeleteOptions{}); err != nil {
+					t.Fatal(err)
+				}
+			},
+			// The testbed runs no enforcer: the kernel delivers, and netsim says so, with the
+			// would-be denial as a finding.
+			cases: []traceCase{toEcho}},
 		{name: "listener-localhost", guide: "14", cases: []traceCase{
 			{From: "pod2b", Src: "pod/default/pod2b", Dst: "node/node1", Port: 10249, Proto: "tcp"},
 			{From: "pod1b", Src: "pod/default/pod1b", Dst: "pod/default/pod2b", Port: 8080, Proto: "tcp"},

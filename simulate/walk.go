@@ -9,6 +9,7 @@ import (
 
 	"github.com/netsim/netsim/model"
 	"github.com/netsim/netsim/model/iproute"
+	"github.com/netsim/netsim/policy"
 	"github.com/netsim/netsim/rules/packet"
 	"github.com/netsim/netsim/rules/routing"
 )
@@ -21,6 +22,8 @@ type Simulator struct {
 	// MaxPaths bounds how many paths one trace explores (random matches multiply them).
 	MaxPaths int
 	rules    *ruleCache
+	pol      *policy.Engine
+	enf      *policy.Enforcer
 }
 
 // New starts a simulator over a loaded cluster.
@@ -50,6 +53,10 @@ type walk struct {
 	ttl    int
 	// tunnel holds the inner packets of the tunnels the packet is in, innermost last.
 	tunnel []tunneled
+	// policyDone is set once the request's policies have been checked.
+	policyDone bool
+	// infos are findings that do not block (a policy not enforced, a cross-check).
+	infos []Finding
 }
 
 // tunneled is a packet inside a tunnel, waiting to be decapsulated.
@@ -82,6 +89,7 @@ func (w *walk) clone() *walk {
 	n.branches = append([]string(nil), w.branches...)
 	n.conns = append([]conn(nil), w.conns...)
 	n.tunnel = append([]tunneled(nil), w.tunnel...)
+	n.infos = append([]Finding(nil), w.infos...)
 	return &n
 }
 
@@ -591,6 +599,7 @@ func (t *tracer) end(w *walk) {
 	for _, b := range w.blocks {
 		p.Findings = append(p.Findings, b.f)
 	}
+	p.Findings = append(p.Findings, w.infos...)
 	t.paths = append(t.paths, p)
 }
 
@@ -613,6 +622,9 @@ func (t *tracer) delivered(w *walk, sp *Space, o Outcome) {
 		return
 	}
 	w.conns = append(w.conns, conn{space: sp.Key(), exit: p})
+	if sp != w.client {
+		t.checkPolicy(w, sp, p)
+	}
 	if p.Proto == packet.ICMP {
 		if v, ok := sp.State.Sysctls.Get("net.ipv4.icmp_echo_ignore_all"); ok && v.Value == "1" {
 			i := w.hop(Hop{Node: sp.Node, NetNS: sp.Name, Step: "icmp", Action: "drop", Pos: v.Pos, Text: "net.ipv4.icmp_echo_ignore_all = 1", Packet: p})
@@ -1241,6 +1253,9 @@ func (t *tracer) outside(w *walk, sp *Space, dev *Device, target netip.Addr, p p
 		t.end(w)
 		return
 	}
+	if len(w.tunnel) == 0 {
+		t.checkPolicy(w, nil, p)
+	}
 	if svcs := t.s.C.ServicesByIP(p.Dst); len(svcs) > 0 {
 		i := w.hop(hop)
 		for _, b := range w.blocks {
@@ -1305,6 +1320,9 @@ func (t *tracer) arrive(w *walk, d *Device, p packet.Packet) {
 		w.blockAt(VDenied, i, "link-down", fmt.Sprintf("%s %s %s is down", d.Space.Node, nsLabel(d.Space), d.Link.Name), "ip link set "+d.Link.Name+" up")
 		t.end(w)
 		return
+	}
+	if !w.reply && len(w.tunnel) == 0 && d.Space.Pod != nil && d.Space != w.client {
+		t.checkPolicy(w, d.Space, p)
 	}
 	eng.GoOn, eng.Ports = true, portResolver{t, d.Space}
 	q := t.enter(w, d.Space, p)

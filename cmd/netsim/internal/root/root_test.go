@@ -147,7 +147,7 @@ func TestFaultBundles(t *testing.T) {
 	if err := json.Unmarshal(data, &scenarios); err != nil {
 		t.Fatal(err)
 	}
-	if len(scenarios) < 25 {
+	if len(scenarios) < 26 {
 		t.Fatalf("%d frozen scenarios, want the healthy ones and 17 faults", len(scenarios))
 	}
 	for _, sc := range scenarios {
