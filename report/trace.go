@@ -232,9 +232,12 @@ func writeText(w io.Writer, t *Trace) {
 		if len(p.Branches) > 0 {
 			fmt.Fprintf(w, "  via: %s\n", strings.Join(p.Branches, "; "))
 		}
-		first := -1
-		if len(p.Findings) > 0 {
-			first = p.Findings[0].Hop
+		first, firstIdx := -1, -1
+		for k, f := range p.Findings {
+			if f.Severity == "error" {
+				first, firstIdx = f.Hop, k
+				break
+			}
 		}
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "  \tHOP\tWHERE\tSTEP\tACTION\tPACKET\tRULE")
@@ -255,8 +258,10 @@ func writeText(w io.Writer, t *Trace) {
 		tw.Flush()
 		for k, f := range p.Findings {
 			switch {
-			case k == 0:
+			case k == firstIdx:
 				fmt.Fprintf(w, "  BLOCKED at hop %d [%s]: %s\n", f.Hop, f.Code, f.Message)
+			case f.Severity != "error":
+				fmt.Fprintf(w, "  %s at hop %d [%s]: %s\n", f.Severity, f.Hop, f.Code, f.Message)
 			default:
 				fmt.Fprintf(w, "  then, at hop %d [%s]: %s\n", f.Hop, f.Code, f.Message)
 			}
