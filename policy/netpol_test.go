@@ -299,7 +299,7 @@ func TestExplanation(t *testing.T) {
 	e := New(c)
 	_, why := connected(e, c, "y/b", "x/a", 5432, corev1.ProtocolTCP)
 	for _, want := range []string{"pod x/a is selected by networkpolicy x/", "(ingress)", "none of the 2 policies selecting it admits pod y/b on TCP 5432",
-		"x/default-deny has no ingress rules (default deny)", "x/allow-api rule 0 admits pods with app=api on TCP 5432"} {
+		"x/default-deny has no ingress rules (default deny)", "x/allow-api rule 0 admits pods with app=api in its namespace on TCP 5432"} {
 		if !strings.Contains(why, want) {
 			t.Errorf("explanation %q lacks %q", why, want)
 		}

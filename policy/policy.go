@@ -219,11 +219,13 @@ func compileNPRule(peers []networkingv1.NetworkPolicyPeer, ports []networkingv1.
 
 func describeNPPeer(pe networkingv1.NetworkPolicyPeer) string {
 	var parts []string
-	if pe.NamespaceSelector != nil {
-		parts = append(parts, "namespaces "+selString(pe.NamespaceSelector))
-	}
-	if pe.PodSelector != nil {
-		parts = append(parts, "pods "+selString(pe.PodSelector))
+	switch {
+	case pe.NamespaceSelector != nil && pe.PodSelector != nil:
+		parts = append(parts, "pods "+selString(pe.PodSelector)+" in namespaces "+selString(pe.NamespaceSelector))
+	case pe.NamespaceSelector != nil:
+		parts = append(parts, "every pod in namespaces "+selString(pe.NamespaceSelector))
+	case pe.PodSelector != nil:
+		parts = append(parts, "pods "+selString(pe.PodSelector)+" in its namespace")
 	}
 	if pe.IPBlock != nil {
 		s := "ipBlock " + pe.IPBlock.CIDR
@@ -747,4 +749,132 @@ func (e *Engine) Selecting(pod *model.Pod) (ingress, egress []*model.NetworkPoli
 		}
 	}
 	return ingress, egress
+}
+
+// PodReport is what the policies say about one pod, per direction (`netsim policy`).
+type PodReport struct {
+	Pod      string          `json:"pod"`
+	Note     string          `json:"note,omitempty"`
+	Ingress  DirectionReport `json:"ingress"`
+	Egress   DirectionReport `json:"egress"`
+	Enforcer string          `json:"enforcer"`
+}
+
+// DirectionReport lists, for one direction, the admin policies that select the pod (in
+// the order they apply), whether NetworkPolicies isolate it and which, with the peers and
+// ports each rule admits, and the baseline.
+type DirectionReport struct {
+	Admin    []PolicyRules `json:"adminNetworkPolicies,omitempty"`
+	Isolated bool          `json:"isolated"`
+	Policies []PolicyRules `json:"networkPolicies,omitempty"`
+	Baseline *PolicyRules  `json:"baselineAdminNetworkPolicy,omitempty"`
+	Summary  string        `json:"summary"`
+}
+
+// PolicyRules is one policy and its rules in words.
+type PolicyRules struct {
+	Name  string   `json:"name"`
+	File  string   `json:"file,omitempty"`
+	Line  int      `json:"line,omitempty"`
+	Rules []string `json:"rules"`
+}
+
+// Report describes the policies that apply to a pod.
+func (e *Engine) Report(pod *model.Pod) PodReport {
+	r := PodReport{Pod: pod.Key()}
+	if pod.HostNetwork() {
+		r.Note = "the pod uses its node's network namespace: no policy selects it, and peers see it only by ipBlock (its node's address)"
+		return r
+	}
+	for _, dir := range []Direction{Ingress, Egress} {
+		dr := DirectionReport{}
+		for _, a := range e.admins {
+			if a.selects(e, pod) {
+				dr.Admin = append(dr.Admin, a.describe(dir))
+			}
+		}
+		set := labels.Set(pod.Labels)
+		for _, p := range e.byNS[pod.Namespace] {
+			if (dir == Ingress && !p.ingress) || (dir == Egress && !p.egress) || !p.sel.Matches(set) {
+				continue
+			}
+			dr.Isolated = true
+			rules := p.inRules
+			if dir == Egress {
+				rules = p.egRules
+			}
+			pr := PolicyRules{Name: "networkpolicy/" + p.np.Namespace + "/" + p.np.Name, File: p.np.Pos.File, Line: p.np.Pos.Line}
+			for i, ru := range rules {
+				who := "every peer"
+				if !ru.all {
+					var ds []string
+					for _, pe := range ru.peers {
+						ds = append(ds, pe.desc)
+					}
+					who = strings.Join(ds, " or ")
+				}
+				pr.Rules = append(pr.Rules, fmt.Sprintf("rule %d admits %s%s", i, who, portsString(ru.ports)))
+			}
+			if len(rules) == 0 {
+				pr.Rules = []string{"no rules: denies all " + dir.String()}
+			}
+			dr.Policies = append(dr.Policies, pr)
+		}
+		if e.base != nil && e.base.selects(e, pod) {
+			d := e.base.describe(dir)
+			dr.Baseline = &d
+		}
+		switch {
+		case dr.Isolated:
+			dr.Summary = fmt.Sprintf("isolated by %d %s: only what the rules admit is allowed (after the admin policies)", len(dr.Policies), plural(len(dr.Policies), "NetworkPolicy", "NetworkPolicies"))
+		case dr.Baseline != nil:
+			dr.Summary = "not isolated by any NetworkPolicy: the baseline admin policy applies, then everything is allowed"
+		default:
+			dr.Summary = "not isolated: everything the admin policies do not deny is allowed"
+		}
+		if dir == Ingress {
+			r.Ingress = dr
+		} else {
+			r.Egress = dr
+		}
+	}
+	return r
+}
+
+func (a *adminPolicy) describe(dir Direction) PolicyRules {
+	name := a.kind + "/" + a.name
+	if a.kind == "adminnetworkpolicy" {
+		name += fmt.Sprintf(" (priority %d)", a.priority)
+	}
+	pr := PolicyRules{Name: name, File: a.pos.File, Line: a.pos.Line}
+	rules := a.ingress
+	if dir == Egress {
+		rules = a.egress
+	}
+	for i, r := range rules {
+		s := fmt.Sprintf("rule %d", i)
+		if r.name != "" {
+			s += " (" + r.name + ")"
+		}
+		pr.Rules = append(pr.Rules, fmt.Sprintf("%s: %s %s%s", s, r.action, r.peerDoc, adminPortsString(r.ports)))
+	}
+	return pr
+}
+
+func adminPortsString(ports *[]anp.AdminNetworkPolicyPort) string {
+	if ports == nil || len(*ports) == 0 {
+		return ""
+	}
+	var ps []string
+	for _, p := range *ports {
+		switch {
+		case p.PortNumber != nil:
+			ps = append(ps, fmt.Sprintf("%s %d", p.PortNumber.Protocol, p.PortNumber.Port))
+		case p.NamedPort != nil:
+			ps = append(ps, "port "+*p.NamedPort)
+		case p.PortRange != nil:
+			ps = append(ps, fmt.Sprintf("%s %d-%d", p.PortRange.Protocol, p.PortRange.Start, p.PortRange.End))
+		}
+	}
+	return " on " + strings.Join(ps, ", ")
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/netsim/netsim/cmd/netsim/internal/importcmd"
 	"github.com/netsim/netsim/cmd/netsim/internal/inspectcmd"
+	"github.com/netsim/netsim/cmd/netsim/internal/policycmd"
 	"github.com/netsim/netsim/cmd/netsim/internal/streams"
 	"github.com/netsim/netsim/cmd/netsim/internal/tracecmd"
 	"github.com/netsim/netsim/cmd/netsim/internal/versioncmd"
@@ -22,6 +23,7 @@ func NewCommand(io streams.IO) *cobra.Command {
 its API objects and every node's iptables, nftables, IPVS, routes and sockets.
 
   netsim trace -b BUNDLE SRC DST [PORT] [PROTO]   walk a packet, every path and its reply
+  netsim policy -b BUNDLE POD                     which policies select a pod, and what they admit
   netsim import SOURCE... -o BUNDLE               build a bundle from the files attached to a ticket
   netsim inspect -b BUNDLE                        what a bundle holds, and what it lacks`,
 		SilenceUsage:  true,
@@ -30,7 +32,7 @@ its API objects and every node's iptables, nftables, IPVS, routes and sockets.
 	cmd.SetIn(io.In)
 	cmd.SetOut(io.Out)
 	cmd.SetErr(io.Err)
-	cmd.AddCommand(importcmd.NewCommand(io), inspectcmd.NewCommand(io), tracecmd.NewCommand(io), versioncmd.NewCommand(io))
+	cmd.AddCommand(importcmd.NewCommand(io), inspectcmd.NewCommand(io), tracecmd.NewCommand(io), policycmd.NewCommand(io), versioncmd.NewCommand(io))
 	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return streams.Usage("%v\nSee '%s --help'.", err, c.CommandPath())
 	})
