@@ -22,6 +22,8 @@ type Enforcer struct {
 	// walk evaluates as it evaluates every rule: then the dataplane decides, and the API's
 	// intent is a cross-check. When it is not (eBPF, OVS), the intent decides.
 	InDataplane bool
+	// Chains are the prefixes of its iptables chains.
+	Chains []string
 }
 
 // enforcers are the known policy enforcers: how their agents are named, and the iptables
@@ -48,7 +50,7 @@ func DetectEnforcer(c *model.Cluster, dumps map[string][]byte) Enforcer {
 		for name, data := range dumps {
 			for _, ch := range en.chains {
 				if bytes.Contains(data, []byte(":"+ch)) {
-					return Enforcer{Name: en.name, Evidence: fmt.Sprintf("its chains (%s*) in %s", ch, name), InDataplane: true}
+					return Enforcer{Name: en.name, Evidence: fmt.Sprintf("its chains (%s*) in %s", ch, name), InDataplane: true, Chains: en.chains}
 				}
 			}
 		}

@@ -58,7 +58,7 @@ func (t *tracer) checkPolicy(w *walk, dst *Space, p packet.Packet) {
 	}
 	w.policyDone = true
 	eng, enf := t.s.policies()
-	if !eng.HasPolicies() {
+	if !eng.HasPolicies() && !enf.InDataplane {
 		return
 	}
 	proto := corev1.Protocol(strings.ToUpper(packet.ProtoName(p.Proto)))
@@ -91,8 +91,14 @@ func (t *tracer) checkPolicy(w *walk, dst *Space, p packet.Packet) {
 		}
 		checks = append(checks, check{policy.Ingress, server, peer, dst.Node, dst.Name})
 	}
+	if enf.InDataplane && len(checks) > 0 {
+		w.intent = &intentCheck{allowed: true, chains: enf.Chains, name: enf.Name}
+	}
 	for _, c := range checks {
 		d := eng.Check(c.dir, c.subject, c.peer, p.DPort, proto)
+		if w.intent != nil && !d.Allowed && w.intent.allowed {
+			w.intent.allowed, w.intent.why = false, d.Why
+		}
 		action := "allow"
 		if !d.Allowed {
 			action = "deny"
@@ -102,6 +108,9 @@ func (t *tracer) checkPolicy(w *walk, dst *Space, p packet.Packet) {
 			text = "no policy selects " + c.subject.Key() + " for " + c.dir.String()
 		}
 		h := w.hop(Hop{Node: c.node, NetNS: c.netns, Step: "policy " + c.dir.String(), Action: action, Pos: d.Pos, Text: text, Note: d.Why, Packet: p})
+		if w.intent != nil && !d.Allowed {
+			w.intent.hop = h
+		}
 		if d.Allowed {
 			continue
 		}
@@ -119,6 +128,34 @@ func (t *tracer) checkPolicy(w *walk, dst *Space, p packet.Packet) {
 				"change the policy, or the labels of the pods and namespaces it selects")
 		}
 	}
+}
+
+// intentDisagrees compares, at the end of a path, the API objects' policy verdict with what
+// an enforcer whose rules are in the dumps did: the request delivered though the objects
+// deny it, or dropped in the enforcer's own chains though the objects allow it. Either is
+// a finding of its own (stale rules, an agent that is not syncing, a policy the objects do
+// not show).
+func intentDisagrees(w *walk, v Verdict) (Finding, bool) {
+	in := w.intent
+	if in == nil {
+		return Finding{}, false
+	}
+	if !in.allowed && v == VDelivered {
+		return Finding{Code: "policy-disagreement", Severity: "warning", Hop: in.hop,
+			Message: fmt.Sprintf("the API objects deny this (%s), but %s's rules in the dumps let it through: are its rules stale, or is its agent not syncing?", in.why, in.name),
+			Fix:     "check " + in.name + "'s agent on the nodes of this path"}, true
+	}
+	if in.allowed && len(w.blocks) > 0 && w.blocks[0].v == VDenied {
+		h := w.hops[w.blocks[0].f.Hop]
+		for _, ch := range in.chains {
+			if strings.Contains(h.Step, " "+ch) || strings.Contains(h.Step, "/"+ch) {
+				return Finding{Code: "policy-disagreement", Severity: "warning", Hop: w.blocks[0].f.Hop,
+					Message: fmt.Sprintf("%s's rules drop this (%s), though no policy among the API objects denies it: are its rules stale, or does it enforce a policy the bundle does not hold (its own CRDs)?", in.name, h.Step),
+					Fix:     "compare " + in.name + "'s policies (its CRDs) with the NetworkPolicies"}, true
+			}
+		}
+	}
+	return Finding{}, false
 }
 
 // Problems lists the policies that could not be compiled.

@@ -108,3 +108,59 @@ func TestPolicyInTheWalk(t *testing.T) {
 		})
 	}
 }
+
+// TestPolicyIntentAgainstEnforcerChains: with an enforcer whose chains are in the dump
+// (Calico's cali-*), the dataplane decides, and a disagreement with the API objects is a
+// finding either way.
+func TestPolicyIntentAgainstEnforcerChains(t *testing.T) {
+	withCalico := func(t *testing.T, drop bool, objs ...string) *Simulator {
+		s := twoNodeWith(t, objs...)
+		dir := s.C.Bundle.Path
+		for _, n := range []string{"node1", "node2"} {
+			f := filepath.Join(dir, "nodes", n, "iptables-save.txt")
+			data, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			text := strings.Replace(string(data), "*filter\n", "*filter\n:cali-FORWARD - [0:0]\n", 1)
+			rule := "-A FORWARD -j cali-FORWARD\n"
+			if drop {
+				rule += "-A cali-FORWARD -d 10.244.2.2/32 -j DROP\n"
+			}
+			i := strings.Index(text, "-A FORWARD ")
+			text = text[:i] + rule + text[i:]
+			if err := os.WriteFile(f, []byte(text), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		b, err := bundle.Open(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { b.Close() })
+		c, err := model.Load(b, model.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return New(c)
+	}
+	codes := func(p Path) string {
+		var out []string
+		for _, f := range p.Findings {
+			out = append(out, f.Code)
+		}
+		return strings.Join(out, ",")
+	}
+	t.Run("objects deny, chains let through", func(t *testing.T) {
+		r := trace(t, withCalico(t, false, denyEchoFromClients), "pod/default/pod1b", "pod/default/pod2a", 8080, packet.TCP)
+		if r.Verdict != VDelivered || codes(r.Paths[0]) != "policy-intent,policy-disagreement" {
+			t.Fatalf("verdict %s, findings %s", r.Verdict, codes(r.Paths[0]))
+		}
+	})
+	t.Run("chains drop, objects allow", func(t *testing.T) {
+		r := trace(t, withCalico(t, true), "pod/default/pod1b", "pod/default/pod2a", 8080, packet.TCP)
+		if r.Verdict != VDenied || codes(r.Paths[0]) != "iptables-drop,iptables-drop,policy-disagreement" {
+			t.Fatalf("verdict %s, findings %s", r.Verdict, codes(r.Paths[0]))
+		}
+	})
+}

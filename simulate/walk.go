@@ -57,6 +57,17 @@ type walk struct {
 	policyDone bool
 	// infos are findings that do not block (a policy not enforced, a cross-check).
 	infos []Finding
+	// intent is the API objects' policy verdict for the request, when an enforcer's rules
+	// are in the dumps: the end of the path compares it with what the dataplane did.
+	intent *intentCheck
+}
+
+type intentCheck struct {
+	allowed bool
+	hop     int
+	why     string
+	chains  []string // the enforcer's chain prefixes
+	name    string
 }
 
 // tunneled is a packet inside a tunnel, waiting to be decapsulated.
@@ -600,6 +611,9 @@ func (t *tracer) end(w *walk) {
 		p.Findings = append(p.Findings, b.f)
 	}
 	p.Findings = append(p.Findings, w.infos...)
+	if f, ok := intentDisagrees(w, v); ok {
+		p.Findings = append(p.Findings, f)
+	}
 	t.paths = append(t.paths, p)
 }
 
