@@ -361,3 +361,18 @@ func TestHostNetworkAndNodes(t *testing.T) {
 		t.Errorf("outside address allowed: %s", d.Why)
 	}
 }
+
+// TestDomainNamesUnknown: an AdminNetworkPolicy egress rule by domain name cannot be
+// decided for an outside address from a bundle; it is unknown, never an allow or a deny.
+func TestDomainNamesUnknown(t *testing.T) {
+	c := world(t, anpObj("allow-example", 10, anp.AdminNetworkPolicySpec{Subject: anp.AdminNetworkPolicySubject{Namespaces: sel("ns", "x")},
+		Egress: []anp.AdminNetworkPolicyEgressRule{{Action: "Allow", To: []anp.AdminNetworkPolicyEgressPeer{{DomainNames: []anp.DomainName{"*.example.com"}}}}}}))
+	e := New(c)
+	d := e.Check(Egress, c.Pod("x", "a"), Peer{Addr: netip.MustParseAddr("93.184.215.14")}, 443, corev1.ProtocolTCP)
+	if !d.Unknown || !strings.Contains(d.Why, "names domains") {
+		t.Errorf("decision %+v, want unknown", d)
+	}
+	if d := e.Check(Egress, c.Pod("x", "a"), Peer{Addr: podIP("y", "a"), Pod: c.Pod("y", "a")}, 80, corev1.ProtocolTCP); d.Unknown || !d.Allowed {
+		t.Errorf("to a pod: %+v, want allowed (domain rules do not match pods)", d)
+	}
+}

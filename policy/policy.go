@@ -56,6 +56,9 @@ type Decision struct {
 	Pos  source.Pos
 	// Why explains the decision in a sentence.
 	Why string
+	// Unknown is set when a rule that could decide cannot be evaluated from the bundle (an
+	// AdminNetworkPolicy peer by domain name, for a destination outside the cluster).
+	Unknown bool
 }
 
 // Engine holds the cluster's policies, compiled and indexed by namespace.
@@ -502,6 +505,7 @@ type adminPeer struct {
 	nodes           labels.Selector
 	networks        []netip.Prefix
 	hasPods, hasNet bool
+	domains         []string
 }
 
 type adminDecision struct {
@@ -589,6 +593,12 @@ func compileANP(a *model.AdminNetworkPolicy) (*adminPolicy, error) {
 			if err != nil {
 				return nil, err
 			}
+			for _, dn := range pe.DomainNames {
+				ap.domains = append(ap.domains, string(dn))
+			}
+			if len(ap.domains) > 0 {
+				d = strings.TrimPrefix(d+", domains "+strings.Join(ap.domains, ","), ", ")
+			}
 			ar.peers, docs = append(ar.peers, ap), append(docs, d)
 		}
 		ar.peerDoc = strings.Join(docs, " or ")
@@ -650,7 +660,16 @@ func (a *adminPolicy) decide(e *Engine, dir Direction, subject *model.Pod, peer 
 		rules = a.egress
 	}
 	for i, r := range rules {
-		if !e.adminPeersMatch(r.peers, peer) || !adminPortsMatch(r.ports, port, proto, dstPod) {
+		if !adminPortsMatch(r.ports, port, proto, dstPod) {
+			continue
+		}
+		if !e.adminPeersMatch(r.peers, peer) {
+			if dir == Egress && peer.Pod == nil && peer.Node == nil && hasDomains(r.peers) {
+				// Whether the address is one the domain names resolve to is not in the bundle.
+				return adminDecision{Decision: Decision{Unknown: true, Layer: a.kind, Pos: a.pos,
+					Rule: fmt.Sprintf("%s/%s egress rule %d", a.kind, a.name, i),
+					Why:  fmt.Sprintf("%s %s egress rule %d (%s) names domains; whether %s is one of their addresses is not in the bundle", a.kind, a.name, i, r.action, peer.Addr)}}, true
+			}
 			continue
 		}
 		name := fmt.Sprintf("%s/%s %s rule %d", a.kind, a.name, dir, i)
@@ -676,6 +695,15 @@ func (a *adminPolicy) decide(e *Engine, dir Direction, subject *model.Pod, peer 
 		return d, true
 	}
 	return adminDecision{}, false
+}
+
+func hasDomains(peers []adminPeer) bool {
+	for _, p := range peers {
+		if len(p.domains) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 func (e *Engine) adminPeersMatch(peers []adminPeer, peer Peer) bool {

@@ -103,6 +103,9 @@ func (t *tracer) checkPolicy(w *walk, dst *Space, p packet.Packet) {
 		if !d.Allowed {
 			action = "deny"
 		}
+		if d.Unknown {
+			action = "unknown"
+		}
 		text := d.Rule
 		if text == "" {
 			text = "no policy selects " + c.subject.Key() + " for " + c.dir.String()
@@ -110,6 +113,12 @@ func (t *tracer) checkPolicy(w *walk, dst *Space, p packet.Packet) {
 		h := w.hop(Hop{Node: c.node, NetNS: c.netns, Step: "policy " + c.dir.String(), Action: action, Pos: d.Pos, Text: text, Note: d.Why, Packet: p})
 		if w.intent != nil && !d.Allowed {
 			w.intent.hop = h
+		}
+		if d.Unknown {
+			if enf.Name != "" {
+				w.blockAt(VUnknown, h, "policy-unknown", d.Why, "")
+			}
+			continue
 		}
 		if d.Allowed {
 			continue
