@@ -3,7 +3,6 @@
 package simulate
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/netip"
 	"strings"
@@ -23,9 +22,9 @@ type NetNS struct {
 	IPT4   *iptables.Ruleset // nil when the dump has no iptables-save.txt
 	IPT6   *iptables.Ruleset
 	Sets   *ipset.Sets
-	// nftOnly names nft tables that iptables did not write: until the nftables engine
-	// evaluates them, every hook they could act at is unknown rather than passed.
-	nftOnly []string
+	// nft is what nft.json holds: its native tables run at the hooks with iptables'
+	// (hooks.go); nil without nft.json.
+	nft *nftState
 
 	// GoOn makes a drop, reject or undecidable step a Blocker of the outcome, after which
 	// the packet goes on as if it had been allowed: a trace then shows every blocker on
@@ -107,43 +106,37 @@ func newNetNS(ns *model.NetNS, cache *ruleCache) (*NetNS, error) {
 		}
 	}
 	if f := ns.RuleFiles[model.NFTables]; f != nil {
-		if e.nftOnly, err = nativeNFTTables(f); err != nil {
+		if e.nft, err = loadNFT(f, cache, incompatibleTables(ns)); err != nil {
 			return nil, err
 		}
 	}
 	return e, nil
 }
 
+// incompatibleTables are the tables iptables-save (nft backend) says it cannot show
+// ("# Table `filter' is incompatible, use 'nft' tool."): nft wrote them, and nft.json is
+// where they are read from.
+func incompatibleTables(ns *model.NetNS) map[string]bool {
+	out := map[string]bool{}
+	for _, k := range []model.RuleFileKind{model.IPTablesV4, model.IPTablesV6} {
+		f := ns.RuleFiles[k]
+		if f == nil || !strings.Contains(string(f.Data), "is incompatible") {
+			continue
+		}
+		f.Lines(func(_ int, line string) bool {
+			if i := strings.Index(line, "# Table `"); i >= 0 && strings.Contains(line, "is incompatible") {
+				name, _, _ := strings.Cut(line[i+len("# Table `"):], "'")
+				out[name] = true
+			}
+			return true
+		})
+	}
+	return out
+}
+
 // iptablesTables are the tables iptables-nft writes; their rules are read from
 // iptables-save, which shows them in full.
 var iptablesTables = map[string]bool{"filter": true, "nat": true, "mangle": true, "raw": true, "security": true}
-
-// nativeNFTTables lists the tables of an `nft -j list ruleset` that iptables-nft did not
-// write (kube-proxy's nftables mode, firewalld, ...).
-func nativeNFTTables(f *source.File) ([]string, error) {
-	var doc struct {
-		Nftables []map[string]json.RawMessage `json:"nftables"`
-	}
-	if err := json.Unmarshal(f.Data, &doc); err != nil {
-		return nil, source.Errorf(f.Pos(1), "not nft -j output: %v", err)
-	}
-	var out []string
-	for _, item := range doc.Nftables {
-		raw, ok := item["table"]
-		if !ok {
-			continue
-		}
-		var t struct{ Family, Name string }
-		if json.Unmarshal(raw, &t) != nil {
-			continue
-		}
-		if (t.Family == "ip" || t.Family == "ip6") && iptablesTables[t.Name] {
-			continue
-		}
-		out = append(out, t.Family+" "+t.Name)
-	}
-	return out, nil
-}
 
 // OutcomeKind is how a packet leaves a namespace.
 type OutcomeKind int
@@ -286,15 +279,24 @@ func (e *NetNS) rules(p packet.Packet) *iptables.Ruleset {
 }
 
 // hook runs a netfilter hook; a namespace without a rules dump is a gap, not an accept.
+// Where nft.json has base chains at the hook, they run with iptables' tables in one
+// priority order (hooks.go).
 func (e *NetNS) hook(name string, o Outcome) []Outcome {
-	if len(e.nftOnly) > 0 {
-		o.Steps = append(o.Steps, Step{What: "nftables " + name, Action: "unknown", Pos: source.Pos{File: e.State.Dir + "/nft.json", Line: 1}, Packet: o.Packet})
-		if e.block(&o, Unknown, "", fmt.Sprintf("%s/nft.json has nftables tables (%s) that netsim does not evaluate yet: the %s hook cannot be decided", e.State.Dir, strings.Join(e.nftOnly, ", "), name)) {
+	if o.Packet.Bridged && e.nft != nil && len(e.nft.bridge) > 0 {
+		o.Steps = append(o.Steps, Step{What: "nftables bridge", Action: "unknown", Pos: e.nft.rs.Tables[0].Pos, Packet: o.Packet})
+		if e.block(&o, Unknown, "", fmt.Sprintf("%s/nft.json has bridge-family tables (%s) with base chains, which netsim does not evaluate: the bridged packet's way cannot be decided", e.State.Dir, strings.Join(e.nft.bridge, ", "))) {
 			return []Outcome{o}
 		}
 	}
 	rs := e.rules(o.Packet)
+	if chains := e.nftChains(name, o.Packet.Is6()); len(chains) > 0 {
+		return e.mergedHook(name, o, rs, chains)
+	}
 	if rs == nil {
+		if e.nft != nil && !e.iptablesMissing(o.Packet.Is6()) {
+			// nft.json shows every table: neither iptables nor nft has a chain here.
+			return []Outcome{o}
+		}
 		file := "iptables-save.txt"
 		if o.Packet.Is6() {
 			file = "ip6tables-save.txt"
@@ -304,26 +306,7 @@ func (e *NetNS) hook(name string, o Outcome) []Outcome {
 		}
 		return []Outcome{o}
 	}
-	var out []Outcome
-	for _, r := range rs.Hook(env{e}, name, o.Packet) {
-		n := o
-		n.Packet = r.Packet
-		n.Steps = append(append([]Step{}, o.Steps...), iptSteps(rs, r.Steps)...)
-		n.Branches = append(append([]string{}, o.Branches...), r.Branches...)
-		switch r.Verdict {
-		case iptables.Drop:
-			e.block(&n, Dropped, "", "dropped by iptables at "+name)
-		case iptables.Reject:
-			e.block(&n, Rejected, r.RejectWith, "rejected by iptables at "+name)
-		case iptables.Unknown:
-			if r.UnknownRule != nil {
-				n.Steps = append(n.Steps, Step{What: "iptables " + r.UnknownRule.Table + "/" + r.UnknownRule.Chain, Action: "unknown", Pos: r.UnknownRule.Pos, Text: r.UnknownRule.Text, Note: r.Why, Packet: r.Packet})
-			}
-			e.block(&n, Unknown, "", r.Why)
-		}
-		out = append(out, n)
-	}
-	return out
+	return e.iptResults(o, rs, rs.Hook(env{e}, name, o.Packet), name)
 }
 
 func iptSteps(rs *iptables.Ruleset, steps []iptables.Step) []Step {

@@ -1,0 +1,348 @@
+package simulate
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/netsim/netsim/model/source"
+	"github.com/netsim/netsim/rules/iptables"
+	"github.com/netsim/netsim/rules/nft"
+	"github.com/netsim/netsim/rules/packet"
+)
+
+// One hook order for every netfilter user of a namespace: at each hook the base chains of
+// the nft tables netsim reads from nft.json and iptables' tables (from iptables-save), by
+// priority. Accept in one base chain goes on to the next; drop and reject are final. The
+// nat chains of both run where the kernel's NAT core sits (-100 at prerouting and output,
+// 100 at input and postrouting), by their own priorities among themselves, only for a
+// connection's first packet, and the first one that sets up a translation decides.
+
+// iptPrio are iptables' tables at their standard priorities (nat is the NAT core's).
+var iptPrio = map[string]int{"raw": -300, "mangle": -150, "filter": 0, "security": 50}
+
+// Conntrack's own priorities: a notrack before -200 keeps the packet untracked.
+const prioConntrack = -200
+
+func natPrio(hook string) int {
+	if hook == "PREROUTING" || hook == "OUTPUT" {
+		return -100
+	}
+	return 100
+}
+
+// hookEntry is one base chain at a hook: an iptables table's built-in chain, an nft base
+// chain, or the NAT core with the nat chains of both.
+type hookEntry struct {
+	prio  int
+	ipt   string       // iptables table
+	chain *nft.Chain   // nft base chain
+	nat   []*hookEntry // the NAT core's chains, in order
+}
+
+func (h *hookEntry) String() string {
+	switch {
+	case h.chain != nil:
+		return "nftables " + h.chain.Table.Key() + "/" + h.chain.Name
+	case h.ipt != "":
+		return "iptables " + h.ipt
+	}
+	return "nat"
+}
+
+// nftState is what a namespace's nft.json contributes.
+type nftState struct {
+	rs *nft.Ruleset
+	// native are the tables read from nft.json; the others iptables-nft wrote, and
+	// iptables-save shows them.
+	native []*nft.Table
+	// iptTables are iptables' tables nft.json shows (written by iptables-nft).
+	iptTables map[string]bool
+	// bridge names the bridge-family tables with base chains (not evaluated).
+	bridge []string
+}
+
+// nftKey keys the parsed nft.json of a file in the rule cache.
+type nftKey struct{ f *source.File }
+
+type nftParsed struct {
+	once sync.Once
+	rs   *nft.Ruleset
+	err  error
+}
+
+func (c *ruleCache) nft(f *source.File) (*nft.Ruleset, error) {
+	if c == nil {
+		return nft.Parse(f)
+	}
+	v, _ := c.m.LoadOrStore(nftKey{f}, &nftParsed{})
+	p := v.(*nftParsed)
+	p.once.Do(func() { p.rs, p.err = nft.Parse(f) })
+	return p.rs, p.err
+}
+
+// loadNFT reads nft.json and sorts its tables into native ones and iptables-nft's.
+func loadNFT(f *source.File, cache *ruleCache, incompatible map[string]bool) (*nftState, error) {
+	rs, err := cache.nft(f)
+	if err != nil {
+		return nil, err
+	}
+	st := &nftState{rs: rs, iptTables: map[string]bool{}}
+	for _, t := range rs.Tables {
+		if (t.Family == "ip" || t.Family == "ip6") && iptablesTables[t.Name] && !incompatible[t.Name] {
+			st.iptTables[t.Family+" "+t.Name] = true
+			continue
+		}
+		switch t.Family {
+		case "ip", "ip6", "inet", "netdev":
+			st.native = append(st.native, t)
+		case "bridge":
+			for _, c := range t.Order {
+				if c.IsBase() && (len(c.Rules) > 0 || c.Policy == "drop") {
+					st.bridge = append(st.bridge, t.Key())
+					break
+				}
+			}
+		}
+	}
+	return st, nil
+}
+
+// nftChains are the native base chains at a hook for a packet of this family.
+func (e *NetNS) nftChains(hook string, v6 bool) []*nft.Chain {
+	if e.nft == nil {
+		return nil
+	}
+	h := strings.ToLower(hook)
+	var out []*nft.Chain
+	for _, t := range e.nft.native {
+		switch {
+		case t.Family == "inet", t.Family == "ip" && !v6, t.Family == "ip6" && v6:
+		default:
+			continue
+		}
+		for _, c := range t.Order {
+			if c.Hook == h {
+				out = append(out, c)
+			}
+		}
+	}
+	return out
+}
+
+// hookOrder lists the base chains at a hook in the kernel's order.
+func (e *NetNS) hookOrder(hook string, rs *iptables.Ruleset, chains []*nft.Chain) []*hookEntry {
+	var plain []*hookEntry
+	nat := &hookEntry{prio: natPrio(hook)}
+	if rs != nil {
+		for _, tname := range iptablesHookTables[hook] {
+			t := rs.Tables[tname]
+			if t == nil || t.Chains[hook] == nil {
+				continue
+			}
+			if tname == "nat" {
+				nat.nat = append(nat.nat, &hookEntry{prio: natPrio(hook), ipt: "nat"})
+				continue
+			}
+			plain = append(plain, &hookEntry{prio: iptPrio[tname], ipt: tname})
+		}
+	}
+	for _, c := range chains {
+		if c.Type == "nat" {
+			nat.nat = append(nat.nat, &hookEntry{prio: c.Prio, chain: c})
+			continue
+		}
+		plain = append(plain, &hookEntry{prio: c.Prio, chain: c})
+	}
+	sort.SliceStable(nat.nat, func(i, j int) bool { return nat.nat[i].prio < nat.nat[j].prio })
+	if len(nat.nat) > 0 {
+		plain = append(plain, nat)
+	}
+	// Stable: at equal priorities iptables' tables (registered first) come first, and the
+	// NAT core after the chains of its own priority.
+	sort.SliceStable(plain, func(i, j int) bool { return plain[i].prio < plain[j].prio })
+	return plain
+}
+
+// iptablesHookTables are the tables iptables has at each hook, in priority order.
+var iptablesHookTables = map[string][]string{
+	"PREROUTING":  {"raw", "mangle", "nat"},
+	"INPUT":       {"mangle", "filter", "security", "nat"},
+	"FORWARD":     {"mangle", "filter", "security"},
+	"OUTPUT":      {"raw", "mangle", "nat", "filter", "security"},
+	"POSTROUTING": {"mangle", "nat"},
+}
+
+// mergedHook runs a hook where nft base chains are present.
+func (e *NetNS) mergedHook(name string, o Outcome, rs *iptables.Ruleset, chains []*nft.Chain) []Outcome {
+	if rs == nil && e.iptablesMissing(o.Packet.Is6()) {
+		file := "iptables-save.txt"
+		if o.Packet.Is6() {
+			file = "ip6tables-save.txt"
+		}
+		o.Steps = append(o.Steps, Step{What: "iptables", Action: "unknown", Packet: o.Packet, Note: "nft.json shows tables iptables-nft wrote"})
+		if e.block(&o, Unknown, "", fmt.Sprintf("%s: nft.json shows iptables' tables, and the dump has no %s to read them from: the %s hook cannot be evaluated in full", e.State.Dir, file, name)) {
+			return []Outcome{o}
+		}
+	}
+	results := []Outcome{o}
+	for _, ent := range e.hookOrder(name, rs, chains) {
+		var next []Outcome
+		for _, r := range results {
+			if r.Kind != Deliver {
+				next = append(next, r)
+				continue
+			}
+			next = append(next, e.runEntry(name, ent, rs, r)...)
+		}
+		results = next
+	}
+	return results
+}
+
+// iptablesMissing: nft.json shows tables iptables-nft wrote but the dump has no
+// iptables-save for this family.
+func (e *NetNS) iptablesMissing(v6 bool) bool {
+	fam := "ip "
+	if v6 {
+		fam = "ip6 "
+	}
+	for k := range e.nft.iptTables {
+		if strings.HasPrefix(k, fam) {
+			return true
+		}
+	}
+	return false
+}
+
+func (e *NetNS) runEntry(hook string, ent *hookEntry, rs *iptables.Ruleset, o Outcome) []Outcome {
+	switch {
+	case ent.nat != nil:
+		p := o.Packet
+		if p.CtState != packet.CtNew || p.Untracked {
+			// Not a first packet: nat chains are not consulted; conntrack undoes the
+			// connection's translation on replies here instead.
+			if p.Reply {
+				o.Packet = reverseNAT(hook, p)
+			}
+			return []Outcome{o}
+		}
+		return e.runNAT(hook, ent.nat, rs, o)
+	case ent.ipt != "":
+		return e.iptResults(o, rs, rs.Chain(env{e}, ent.ipt, hook, o.Packet), hook)
+	}
+	return e.nftResults(hook, ent.chain, o)
+}
+
+// runNAT runs the nat chains in order until one sets up a translation for this hook's
+// direction (destination at prerouting and output, source at input and postrouting).
+func (e *NetNS) runNAT(hook string, chains []*hookEntry, rs *iptables.Ruleset, o Outcome) []Outcome {
+	if len(chains) == 0 {
+		return []Outcome{o}
+	}
+	ent := chains[0]
+	var res []Outcome
+	if ent.ipt != "" {
+		res = e.iptResults(o, rs, rs.Chain(env{e}, "nat", hook, o.Packet), hook)
+	} else {
+		res = e.nftResults(hook, ent.chain, o)
+	}
+	var out []Outcome
+	for _, r := range res {
+		bound := r.Packet.DNATed && !o.Packet.DNATed
+		if natPrio(hook) > 0 {
+			bound = r.Packet.SNATed && !o.Packet.SNATed
+		}
+		if r.Kind != Deliver || bound {
+			out = append(out, r)
+			continue
+		}
+		out = append(out, e.runNAT(hook, chains[1:], rs, r)...)
+	}
+	return out
+}
+
+// iptResults turns an iptables traversal's results into outcomes.
+func (e *NetNS) iptResults(o Outcome, rs *iptables.Ruleset, results []iptables.Result, name string) []Outcome {
+	var out []Outcome
+	for _, r := range results {
+		n := o
+		n.Packet = r.Packet
+		n.Steps = append(append([]Step{}, o.Steps...), iptSteps(rs, r.Steps)...)
+		n.Branches = append(append([]string{}, o.Branches...), r.Branches...)
+		switch r.Verdict {
+		case iptables.Drop:
+			e.block(&n, Dropped, "", "dropped by iptables at "+name)
+		case iptables.Reject:
+			e.block(&n, Rejected, r.RejectWith, "rejected by iptables at "+name)
+		case iptables.Unknown:
+			if r.UnknownRule != nil {
+				n.Steps = append(n.Steps, Step{What: "iptables " + r.UnknownRule.Table + "/" + r.UnknownRule.Chain, Action: "unknown", Pos: r.UnknownRule.Pos, Text: r.UnknownRule.Text, Note: r.Why, Packet: r.Packet})
+			}
+			e.block(&n, Unknown, "", r.Why)
+		}
+		out = append(out, n)
+	}
+	return out
+}
+
+// nftResults runs one nft base chain.
+func (e *NetNS) nftResults(hook string, c *nft.Chain, o Outcome) []Outcome {
+	var out []Outcome
+	where := "nftables " + c.Table.Key() + "/" + c.Name
+	for _, r := range nft.Run(nftEnv{e}, c, strings.ToLower(hook), o.Packet) {
+		n := o
+		n.Packet = r.Packet
+		if r.Packet.Untracked && !o.Packet.Untracked && (c.Prio >= prioConntrack || (hook != "PREROUTING" && hook != "OUTPUT")) {
+			// Conntrack has already attached an entry: notrack changes nothing.
+			n.Packet.Untracked = false
+		}
+		n.Steps = append(append([]Step{}, o.Steps...), nftSteps(r.Steps)...)
+		n.Branches = append(append([]string{}, o.Branches...), r.Branches...)
+		switch r.Outcome {
+		case nft.Drop:
+			e.block(&n, Dropped, "", "dropped by "+where+" at "+hook)
+		case nft.Reject:
+			e.block(&n, Rejected, r.RejectWith, "rejected by "+where+" at "+hook)
+		case nft.Unknown:
+			if u := r.UnknownRule; u != nil {
+				n.Steps = append(n.Steps, Step{What: "nftables " + u.Chain.Table.Key() + "/" + u.Chain.Name, Action: "unknown", Pos: u.Pos, Text: u.Text, Note: r.Why, Packet: r.Packet})
+			}
+			e.block(&n, Unknown, "", r.Why)
+		}
+		out = append(out, n)
+	}
+	return out
+}
+
+func nftSteps(steps []nft.Step) []Step {
+	out := make([]Step, 0, len(steps))
+	for _, s := range steps {
+		st := Step{What: "nftables " + s.Chain.Table.Key() + "/" + s.Chain.Name, Action: s.Action, Note: s.Note, Packet: s.Packet}
+		if s.Rule != nil {
+			st.Pos, st.Text = s.Rule.Pos, s.Rule.Text
+		} else {
+			st.Pos, st.Text = s.Chain.Pos, s.Chain.Text
+		}
+		out = append(out, st)
+	}
+	return out
+}
+
+// reverseNAT applies conntrack's translation to a reply packet: at PREROUTING and OUTPUT
+// the destination manipulation (undoing SNAT/MASQUERADE), at INPUT and POSTROUTING the
+// source manipulation (undoing DNAT/REDIRECT).
+func reverseNAT(hook string, p packet.Packet) packet.Packet {
+	switch hook {
+	case "PREROUTING", "OUTPUT":
+		if p.SNATed && p.OrigSrc.IsValid() {
+			p.Dst, p.DPort = p.OrigSrc.Addr(), p.OrigSrc.Port()
+		}
+	case "INPUT", "POSTROUTING":
+		if p.DNATed && p.OrigDst.IsValid() {
+			p.Src, p.SPort = p.OrigDst.Addr(), p.OrigDst.Port()
+		}
+	}
+	return p
+}
