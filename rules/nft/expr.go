@@ -29,9 +29,9 @@ type val struct {
 	known uint64  // for ct status: the bits netsim knows (0: all)
 }
 
-func absent() val              { return val{st: sAbsent} }
+func absent() val               { return val{st: sAbsent} }
 func unknownVal(why string) val { return val{st: sUnknown, why: why} }
-func ok(v Value) val           { return val{v: v} }
+func ok(v Value) val            { return val{v: v} }
 
 // ctx is what expressions are evaluated against.
 type ctx struct {

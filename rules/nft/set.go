@@ -194,4 +194,3 @@ func lookup(c *ctx, key []expr, s *Set) ([]group, val) {
 	}
 	return out, val{}
 }
-

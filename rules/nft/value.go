@@ -94,9 +94,9 @@ type Value struct {
 	Str  string
 }
 
-func num(n uint64) Value        { return Value{Num: n} }
-func addr(a netip.Addr) Value   { return Value{Kind: vAddr, Addr: a.Unmap()} }
-func str(s string) Value        { return Value{Kind: vStr, Str: s} }
+func num(n uint64) Value      { return Value{Num: n} }
+func addr(a netip.Addr) Value { return Value{Kind: vAddr, Addr: a.Unmap()} }
+func str(s string) Value      { return Value{Kind: vStr, Str: s} }
 func (v Value) String() string {
 	switch v.Kind {
 	case vAddr:
