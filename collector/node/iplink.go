@@ -101,8 +101,10 @@ var linkFlagNames = []struct {
 	{unix.IFF_LOWER_UP, "LOWER_UP"}, {unix.IFF_DORMANT, "DORMANT"}, {unix.IFF_ECHO, "ECHO"},
 }
 
-// linkFlags renders ifi_flags as ip does: NO-CARRIER first when up without carrier.
-func linkFlags(f uint32) []string {
+// linkFlags renders ifi_flags as ip does: NO-CARRIER first when up without carrier, and
+// M-DOWN last when mdown (the device named by IFLA_LINK, looked up by index in this
+// namespace as ip does, is not up).
+func linkFlags(f uint32, mdown bool) []string {
 	out := []string{}
 	if f&unix.IFF_UP != 0 && f&unix.IFF_RUNNING == 0 {
 		out = append(out, "NO-CARRIER")
@@ -111,6 +113,9 @@ func linkFlags(f uint32) []string {
 		if f&n.bit != 0 {
 			out = append(out, n.name)
 		}
+	}
+	if mdown {
+		out = append(out, "M-DOWN")
 	}
 	return out
 }
@@ -159,6 +164,8 @@ type rawLink struct {
 	slaveData []byte
 	address   []byte
 	broadcast []byte
+	promisc   int
+	allmulti  int
 }
 
 // retryDump repeats a netlink dump that the kernel interrupted (the tables changed while
@@ -209,6 +216,10 @@ func dumpLinks() ([]rawLink, error) {
 				rl.minMTU = int(binary.NativeEndian.Uint32(a.Value))
 			case unix.IFLA_MAX_MTU:
 				rl.maxMTU = int(binary.NativeEndian.Uint32(a.Value))
+			case unix.IFLA_PROMISCUITY:
+				rl.promisc = int(binary.NativeEndian.Uint32(a.Value))
+			case unix.IFLA_ALLMULTI:
+				rl.allmulti = int(binary.NativeEndian.Uint32(a.Value))
 			case unix.IFLA_ADDRESS:
 				rl.address = a.Value
 			case unix.IFLA_BROADCAST:
@@ -277,8 +288,10 @@ func linkTypeName(t uint16, l netlink.Link) string {
 // buildIPLinks renders links and their addresses as `ip -d -j addr` does.
 func buildIPLinks(links []rawLink, addrs []netlink.Addr) []ipLink {
 	names := map[int]string{}
+	flags := map[int]uint32{}
 	for _, l := range links {
 		names[l.link.Attrs().Index] = l.link.Attrs().Name
+		flags[l.link.Attrs().Index] = l.link.Attrs().RawFlags
 	}
 	byLink := map[int][]ipAddr{}
 	for _, a := range addrs {
@@ -288,9 +301,9 @@ func buildIPLinks(links []rawLink, addrs []netlink.Addr) []ipLink {
 	for _, rl := range links {
 		a := rl.link.Attrs()
 		lt := linkTypeName(rl.ifiType, rl.link)
-		j := ipLink{IfIndex: a.Index, IfName: a.Name, Flags: linkFlags(a.RawFlags), MTU: a.MTU, Qdisc: rl.qdisc,
+		j := ipLink{IfIndex: a.Index, IfName: a.Name, Flags: linkFlags(a.RawFlags, rl.hasLink && a.ParentIndex != 0 && flags[a.ParentIndex]&unix.IFF_UP == 0), MTU: a.MTU, Qdisc: rl.qdisc,
 			OperState: operState(uint8(a.OperState)), Group: "default", TxQLen: a.TxQLen, LinkType: lt,
-			Address: hwAddr(rl.address, lt), Broadcast: hwAddr(rl.broadcast, lt), Promiscuity: a.Promisc, Allmulti: a.Allmulti,
+			Address: hwAddr(rl.address, lt), Broadcast: hwAddr(rl.broadcast, lt), Promiscuity: rl.promisc, Allmulti: rl.allmulti,
 			MinMTU: rl.minMTU, MaxMTU: rl.maxMTU, NumTxQ: a.NumTxQueues, NumRxQ: a.NumRxQueues, AltNames: a.AltNames,
 			GSOMaxSize: a.GSOMaxSize, GSOMaxSegs: a.GSOMaxSegs, TSOMaxSize: a.TSOMaxSize, TSOMaxSegs: a.TSOMaxSegs, GROMaxSize: a.GROMaxSize,
 			ParentBus: a.ParentDevBus, ParentDev: a.ParentDev,
@@ -355,10 +368,11 @@ func infoData(l netlink.Link, names map[int]string) map[string]any {
 		d["port_range"] = map[string]int{"low": v.PortLow, "high": v.PortHigh}
 		d["port"] = v.Port
 		d["learning"] = v.Learning
-		d["proxy"] = v.Proxy
-		d["rsc"] = v.RSC
-		d["l2miss"] = v.L2miss
-		d["l3miss"] = v.L3miss
+		for k, on := range map[string]bool{"proxy": v.Proxy, "rsc": v.RSC, "l2miss": v.L2miss, "l3miss": v.L3miss} {
+			if on {
+				d[k] = true
+			}
+		}
 		if v.TTL != 0 {
 			d["ttl"] = v.TTL
 		}
@@ -418,7 +432,7 @@ func infoData(l netlink.Link, names map[int]string) map[string]any {
 			d["mcast_snooping"] = btoi(*v.MulticastSnooping)
 		}
 		if v.GroupFwdMask != nil {
-			d["group_fwd_mask"] = fmt.Sprintf("%#x", *v.GroupFwdMask)
+			d["group_fwd_mask"] = cHex(uint64(*v.GroupFwdMask))
 		}
 		return d
 	}
@@ -522,4 +536,12 @@ func marshalIP(v any) ([]byte, error) {
 		return nil, err
 	}
 	return append(b, '\n'), nil
+}
+
+// cHex is C's "%#x": 0 prints as "0", others with a 0x prefix.
+func cHex(v uint64) string {
+	if v == 0 {
+		return "0"
+	}
+	return fmt.Sprintf("%#x", v)
 }

@@ -236,8 +236,12 @@ type ipRule struct {
 	L3MDev            jsonNull `json:"l3mdev,omitempty"`
 	UIDRange          string   `json:"uidrange,omitempty"`
 	IPProto           string   `json:"ipproto,omitempty"`
-	SPort             any      `json:"sport,omitempty"`
-	DPort             any      `json:"dport,omitempty"`
+	SPort             *int     `json:"sport,omitempty"`
+	SPortStart        *int     `json:"sport_start,omitempty"`
+	SPortEnd          *int     `json:"sport_end,omitempty"`
+	DPort             *int     `json:"dport,omitempty"`
+	DPortStart        *int     `json:"dport_start,omitempty"`
+	DPortEnd          *int     `json:"dport_end,omitempty"`
 	Table             string   `json:"table,omitempty"`
 	SuppressPrefixLen *int     `json:"suppress_prefixlen,omitempty"`
 	SuppressIfGroup   *int     `json:"suppress_ifgroup,omitempty"`
@@ -322,15 +326,15 @@ func ipRuleJSON(m []byte) (ipRule, error) {
 			}
 		case unix.FRA_SPORT_RANGE, unix.FRA_DPORT_RANGE:
 			if len(v) >= 4 {
-				lo, hi := ne.Uint16(v), ne.Uint16(v[2:])
-				var p any = int(lo)
-				if lo != hi {
-					p = fmt.Sprintf("%d-%d", lo, hi)
-				}
+				lo, hi := int(ne.Uint16(v)), int(ne.Uint16(v[2:]))
+				one, start, end := &j.DPort, &j.DPortStart, &j.DPortEnd
 				if a.Attr.Type == unix.FRA_SPORT_RANGE {
-					j.SPort = p
+					one, start, end = &j.SPort, &j.SPortStart, &j.SPortEnd
+				}
+				if lo == hi {
+					*one = &lo
 				} else {
-					j.DPort = p
+					*start, *end = &lo, &hi
 				}
 			}
 		}
@@ -364,9 +368,9 @@ func ipRuleJSON(m []byte) (ipRule, error) {
 		j.TOS = fmt.Sprintf("%#x", hdr.Tos)
 	}
 	if hasMark || hasMask {
-		j.FwMark = fmt.Sprintf("%#x", mark)
+		j.FwMark = cHex(uint64(mark))
 		if mask != 0xffffffff {
-			j.FwMask = fmt.Sprintf("%#x", mask)
+			j.FwMask = cHex(uint64(mask))
 		}
 	}
 	if table != 0 && !bool(j.L3MDev) {
@@ -374,8 +378,7 @@ func ipRuleJSON(m []byte) (ipRule, error) {
 	}
 	switch hdr.Type {
 	case frActToTbl:
-	case frActGoto:
-		j.Action = "goto"
+	case frActGoto: // the goto key says it
 	case frActNop:
 		j.Nop = true
 	default:

@@ -219,6 +219,8 @@ func ssAddr(ap netip.AddrPort, v6only bool, ifname string) string {
 	a := ap.Addr()
 	var host string
 	switch {
+	case !a.IsValid(): // an SCTP endpoint has no peer
+		host = "*"
 	case a.Is4():
 		host = a.String()
 	case a.IsUnspecified() && !v6only:
