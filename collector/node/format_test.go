@@ -28,7 +28,7 @@ func TestFormatIPVS(t *testing.T) {
 			}}},
 			"-A -t 10.96.0.1:443 -s rr\n-a -t 10.96.0.1:443 -r 10.200.0.11:6443 -m -w 1\n-a -t 10.96.0.1:443 -r 10.200.0.12:6443 -g -w 0 -x 10 -y 2\n"},
 		{"udp persistent with netmask", []IPVSService{{
-			Service: ipvs.Service{Address: net.ParseIP("10.96.0.10"), Protocol: unix.IPPROTO_UDP, Port: 53, SchedName: "sh", Flags: ipvsSvcPersistent | ipvsSvcSchedFlag1, Timeout: 10800, Netmask: 0xffffff00, AddressFamily: unix.AF_INET},
+			Service:      ipvs.Service{Address: net.ParseIP("10.96.0.10"), Protocol: unix.IPPROTO_UDP, Port: 53, SchedName: "sh", Flags: ipvsSvcPersistent | ipvsSvcSchedFlag1, Timeout: 10800, Netmask: 0xffffff00, AddressFamily: unix.AF_INET},
 			Destinations: []ipvs.Destination{{Address: net.ParseIP("10.244.1.2"), Port: 53, Weight: 1, ConnectionFlags: ipvs.ConnFwdTunnel}}}},
 			"-A -u 10.96.0.10:53 -s sh -p 10800 -M 255.255.255.0 -b flag-1\n-a -u 10.96.0.10:53 -r 10.244.1.2:53 -i -w 1\n"},
 		{"ipv6 sctp and fwmark", []IPVSService{
