@@ -43,6 +43,7 @@ func TestGoldenOutputs(t *testing.T) {
 	}{
 		{"help.txt", []string{"--help"}, 0},
 		{"import-help.txt", []string{"import", "--help"}, 0},
+		{"collect-help.txt", []string{"collect", "--help"}, 0},
 		{"inspect-help.txt", []string{"inspect", "--help"}, 0},
 		{"trace-help.txt", []string{"trace", "--help"}, 0},
 		{"trace-two-node-svc.txt", []string{"trace", "-b", "testdata/bundles/two-node-iptables", "pod/default/pod1b", "svc/default/echo", "80"}, 0},
