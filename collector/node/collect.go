@@ -282,7 +282,10 @@ func addNote(rep *Report, files map[string][]byte, name, source string, fn func(
 	if err != nil {
 		fr.Error = err.Error()
 	}
-	if data != nil && (err == nil || len(data) > 0) {
+	if err == nil || len(data) > 0 {
+		if data == nil {
+			data = []byte{} // an empty table is a file too: nothing listens, no rules
+		}
 		files[name] = data
 		fr.Bytes = len(data)
 	}

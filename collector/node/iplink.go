@@ -102,8 +102,7 @@ var linkFlagNames = []struct {
 }
 
 // linkFlags renders ifi_flags as ip does: NO-CARRIER first when up without carrier, and
-// M-DOWN last when mdown (the device named by IFLA_LINK, looked up by index in this
-// namespace as ip does, is not up).
+// M-DOWN last when mdown (the device named by IFLA_LINK in this namespace is not up).
 func linkFlags(f uint32, mdown bool) []string {
 	out := []string{}
 	if f&unix.IFF_UP != 0 && f&unix.IFF_RUNNING == 0 {
@@ -301,7 +300,7 @@ func buildIPLinks(links []rawLink, addrs []netlink.Addr) []ipLink {
 	for _, rl := range links {
 		a := rl.link.Attrs()
 		lt := linkTypeName(rl.ifiType, rl.link)
-		j := ipLink{IfIndex: a.Index, IfName: a.Name, Flags: linkFlags(a.RawFlags, rl.hasLink && a.ParentIndex != 0 && flags[a.ParentIndex]&unix.IFF_UP == 0), MTU: a.MTU, Qdisc: rl.qdisc,
+		j := ipLink{IfIndex: a.Index, IfName: a.Name, Flags: linkFlags(a.RawFlags, rl.hasLink && a.ParentIndex != 0 && a.NetNsID < 0 && flags[a.ParentIndex]&unix.IFF_UP == 0), MTU: a.MTU, Qdisc: rl.qdisc,
 			OperState: operState(uint8(a.OperState)), Group: "default", TxQLen: a.TxQLen, LinkType: lt,
 			Address: hwAddr(rl.address, lt), Broadcast: hwAddr(rl.broadcast, lt), Promiscuity: rl.promisc, Allmulti: rl.allmulti,
 			MinMTU: rl.minMTU, MaxMTU: rl.maxMTU, NumTxQ: a.NumTxQueues, NumRxQ: a.NumRxQueues, AltNames: a.AltNames,
