@@ -60,7 +60,7 @@ func nftFromNetlink() ([]byte, error) {
 		}
 		rs.Tables = append(rs.Tables, nt)
 	}
-	return NFTJSON(rs)
+	return nftJSON(rs)
 }
 
 // nftRuleset is a ruleset read through netlink, grouped by table.
@@ -105,9 +105,9 @@ func (s *nftSet) keyTypes() ([]string, []bool) {
 
 type obj = map[string]any
 
-// NFTJSON renders a ruleset in the libnftables JSON schema that `nft -j list ruleset`
+// nftJSON renders a ruleset in the libnftables JSON schema that `nft -j list ruleset`
 // prints: tables, chains, sets and maps, then rules.
-func NFTJSON(rs nftRuleset) ([]byte, error) {
+func nftJSON(rs nftRuleset) ([]byte, error) {
 	items := []any{obj{"metainfo": obj{"version": "netsim", "json_schema_version": 1, "release_name": "netlink translation"}}}
 	for _, t := range rs.Tables {
 		fam := nftFamily(t.Table.Family)
