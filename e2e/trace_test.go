@@ -582,7 +582,9 @@ func checkCase(t *testing.T, tb *testbed.Testbed, dir string, c traceCase) simul
 	// What netsim says each path looks like to the client.
 	type want struct {
 		allowed map[string]bool
-		path    simulate.Path
+		// tolerated outcomes do not contradict the path but do not show it either.
+		tolerated map[string]bool
+		path      simulate.Path
 	}
 	var wants []want
 	for _, p := range res.Paths {
@@ -595,6 +597,10 @@ func checkCase(t *testing.T, tb *testbed.Testbed, dir string, c traceCase) simul
 			w.allowed["refused"] = true
 		case simulate.VRejected:
 			w.allowed["refused"], w.allowed["unreachable"] = true, true
+			// The kernel rate-limits the ICMP errors a REJECT sends to one host
+			// (net.ipv4.icmp_ratelimit: a burst of 6, then one a second), so of many
+			// probes in a row some time out; at least one must still be refused.
+			w.tolerated = map[string]bool{"timeout": true}
 		case simulate.VDenied:
 			w.allowed["timeout"] = true
 		case simulate.VNoRoute:
@@ -646,6 +652,9 @@ func checkCase(t *testing.T, tb *testbed.Testbed, dir string, c traceCase) simul
 			for i, w := range wants {
 				if w.allowed[o] {
 					matched[i], hit = true, true
+				}
+				if w.tolerated[o] {
+					hit = true
 				}
 			}
 			if !hit {

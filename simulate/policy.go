@@ -141,7 +141,7 @@ func (t *tracer) checkPolicy(w *walk, dst *Space, p packet.Packet) {
 
 // intentDisagrees compares, at the end of a path, the API objects' policy verdict with what
 // an enforcer whose rules are in the dumps did: the request delivered though the objects
-// deny it, or dropped in the enforcer's own chains though the objects allow it. Either is
+// deny it, or dropped or rejected in the enforcer's own chains though the objects allow it. Either is
 // a finding of its own (stale rules, an agent that is not syncing, a policy the objects do
 // not show).
 func intentDisagrees(w *walk, v Verdict) (Finding, bool) {
@@ -154,12 +154,12 @@ func intentDisagrees(w *walk, v Verdict) (Finding, bool) {
 			Message: fmt.Sprintf("the API objects deny this (%s), but %s's rules in the dumps let it through: are its rules stale, or is its agent not syncing?", in.why, in.name),
 			Fix:     "check " + in.name + "'s agent on the nodes of this path"}, true
 	}
-	if in.allowed && len(w.blocks) > 0 && w.blocks[0].v == VDenied {
+	if in.allowed && len(w.blocks) > 0 && (w.blocks[0].v == VDenied || w.blocks[0].v == VRejected) {
 		h := w.hops[w.blocks[0].f.Hop]
 		for _, ch := range in.chains {
 			if strings.Contains(h.Step, " "+ch) || strings.Contains(h.Step, "/"+ch) {
 				return Finding{Code: "policy-disagreement", Severity: "warning", Hop: w.blocks[0].f.Hop,
-					Message: fmt.Sprintf("%s's rules drop this (%s), though no policy among the API objects denies it: are its rules stale, or does it enforce a policy the bundle does not hold (its own CRDs)?", in.name, h.Step),
+					Message: fmt.Sprintf("%s's rules drop or reject this (%s), though no policy among the API objects denies it: are its rules stale, or does it enforce a policy the bundle does not hold (its own CRDs)?", in.name, h.Step),
 					Fix:     "compare " + in.name + "'s policies (its CRDs) with the NetworkPolicies"}, true
 			}
 		}

@@ -317,6 +317,13 @@ func (tb *Testbed) start(tier int, name string, env []string, bin string, args .
 	return nil
 }
 
+// StartOnNode runs one of the tools (a node agent such as a NetworkPolicy enforcer) inside
+// a node's namespace, with the node kubeconfig at hand; Down stops it by PID with the
+// other node agents. name names its log (see Log) and Stop.
+func (tb *Testbed) StartOnNode(node *Node, name, tool string, args ...string) error {
+	return tb.start(0, name, nil, "ip", append([]string{"netns", "exec", node.NetNS, tb.bin(tool)}, args...)...)
+}
+
 // Log returns the tail of a process's log, for failure messages.
 func (tb *Testbed) Log(name string) string {
 	b, _ := os.ReadFile(filepath.Join(tb.Work, name+".log"))

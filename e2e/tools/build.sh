@@ -28,3 +28,4 @@ build etcd etcd .
 build k8s kube-apiserver k8s.io/kubernetes/cmd/kube-apiserver "$LD"
 build k8s kube-proxy k8s.io/kubernetes/cmd/kube-proxy "$LD"
 build k8s kube-controller-manager k8s.io/kubernetes/cmd/kube-controller-manager "$LD"
+build kube-router kube-router github.com/cloudnativelabs/kube-router/v2/cmd/kube-router
