@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -96,34 +97,39 @@ func TestPolicyAgainstKubeRouter(t *testing.T) {
 	ingress := []networkingv1.PolicyType{networkingv1.PolicyTypeIngress}
 	egress := []networkingv1.PolicyType{networkingv1.PolicyTypeEgress}
 	node1CIDR := tb.Nodes[0].PodCIDR
+	// freeze names the cases of a step frozen for the no-root golden tests
+	// (NETSIM_FAULTS_OUT), as src>dst:port.
 	steps := []struct {
 		name     string
 		policies []*networkingv1.NetworkPolicy
 		cases    []traceCase
+		freeze   []string
 	}{
-		{"no-policies", nil, append(cases, viaService...)},
-		{"deny-all-ingress-in-x", []*networkingv1.NetworkPolicy{np("x", "deny-all", networkingv1.NetworkPolicySpec{PodSelector: metav1.LabelSelector{}, PolicyTypes: ingress})}, cases},
+		{"no-policies", nil, append(cases, viaService...), nil},
+		{"deny-all-ingress-in-x", []*networkingv1.NetworkPolicy{np("x", "deny-all", networkingv1.NetworkPolicySpec{PodSelector: metav1.LabelSelector{}, PolicyTypes: ingress})}, cases, nil},
 		{"allow-ns-y-to-x-a-named-port-80", []*networkingv1.NetworkPolicy{
 			np("x", "deny-all", networkingv1.NetworkPolicySpec{PodSelector: metav1.LabelSelector{}, PolicyTypes: ingress}),
 			np("x", "allow-y", networkingv1.NetworkPolicySpec{PodSelector: *sel("pod", "a"), PolicyTypes: ingress,
 				Ingress: []networkingv1.NetworkPolicyIngressRule{{From: []networkingv1.NetworkPolicyPeer{{NamespaceSelector: sel("ns", "y")}}, Ports: port(intstr.FromString("serve-80-tcp"))}}}),
-		}, cases},
+		}, cases, []string{"ya>xa:80", "ya>xa:81", "xb>xa:80", "yb>xb:80"}},
 		{"egress-y-a-only-to-x-b-81", []*networkingv1.NetworkPolicy{
 			np("y", "egress-a", networkingv1.NetworkPolicySpec{PodSelector: *sel("pod", "a"), PolicyTypes: egress,
 				Egress: []networkingv1.NetworkPolicyEgressRule{{To: []networkingv1.NetworkPolicyPeer{{NamespaceSelector: sel("ns", "x"), PodSelector: sel("pod", "b")}}, Ports: port(intstr.FromInt32(81))}}}),
-		}, cases},
+		}, cases, nil},
 		{"ipblock-except-node1-pods-to-x-b", []*networkingv1.NetworkPolicy{
 			np("x", "ipblock", networkingv1.NetworkPolicySpec{PodSelector: *sel("pod", "b"), PolicyTypes: ingress,
 				Ingress: []networkingv1.NetworkPolicyIngressRule{{From: []networkingv1.NetworkPolicyPeer{{IPBlock: &networkingv1.IPBlock{CIDR: "10.244.0.0/16", Except: []string{node1CIDR}}}}}}}),
-		}, cases},
+		}, cases, nil},
 		// The endpoint behind the Service is what ingress policy sees: checked after DNAT.
 		{"service-endpoints-admit-pod2b-only", []*networkingv1.NetworkPolicy{
 			np("default", "echo-from-pod2b", networkingv1.NetworkPolicySpec{PodSelector: *sel("app", "echo"), PolicyTypes: ingress,
 				Ingress: []networkingv1.NetworkPolicyIngressRule{{From: []networkingv1.NetworkPolicyPeer{{IPBlock: &networkingv1.IPBlock{CIDR: podIP(tb, "pod2b") + "/32"}}}}}}),
-		}, viaService},
+		}, viaService, []string{"pod1b>echo:80", "pod2b>echo:80"}},
 	}
 	var applied []*networkingv1.NetworkPolicy
 	agreed, deniedSeen := 0, 0
+	freeze := os.Getenv("NETSIM_FAULTS_OUT")
+	var frozen []frozenScenario
 	for _, st := range steps {
 		t.Run(st.name, func(t *testing.T) {
 			for _, p := range applied {
@@ -148,10 +154,15 @@ func TestPolicyAgainstKubeRouter(t *testing.T) {
 			if err := tb.DumpBundle(ctx, dir); err != nil {
 				t.Fatal(err)
 			}
+			fs := frozenScenario{Name: "kube-router-" + st.name, Guide: "16"}
 			for _, c := range st.cases {
 				v := checkCase(t, tb, dir, c)
 				if v != simulate.VDelivered {
 					deniedSeen++
+				}
+				key := fmt.Sprintf("%s>%s:%d", c.From, c.Dst[strings.LastIndex(c.Dst, "/")+1:], c.Port)
+				if slices.Contains(st.freeze, key) {
+					fs.Cases = append(fs.Cases, frozenCase{Args: c.args(), Verdict: string(v)})
 				}
 				if d := policyDisagreements(t, dir, c); d != "" {
 					t.Errorf("%s: the API objects' intent and kube-router's rules disagree: %s", c, d)
@@ -159,7 +170,14 @@ func TestPolicyAgainstKubeRouter(t *testing.T) {
 					agreed++
 				}
 			}
+			if freeze != "" && len(fs.Cases) > 0 && !t.Failed() {
+				freezeBundle(t, dir, filepath.Join(freeze, fs.Name+".tar.gz"))
+				frozen = append(frozen, fs)
+			}
 		})
+	}
+	if freeze != "" && !t.Failed() {
+		freezeCases(t, freeze, frozen)
 	}
 	t.Logf("kube-router: %d flows where kernel, walk and API intent agree (%d not delivered)", agreed, deniedSeen)
 	if deniedSeen == 0 {

@@ -408,9 +408,7 @@ func runScenarios(t *testing.T, tb *testbed.Testbed, prefix string, scenarios []
 				fs.Cases = append(fs.Cases, frozenCase{Args: c.args(), Verdict: string(v)})
 			}
 			if freeze != "" && !t.Failed() {
-				if out, err := exec.Command("tar", "-C", dir, "-czf", filepath.Join(freeze, sc.name+".tar.gz"), ".").CombinedOutput(); err != nil {
-					t.Fatalf("tar: %v: %s", err, out)
-				}
+				freezeBundle(t, dir, filepath.Join(freeze, sc.name+".tar.gz"))
 				frozen = append(frozen, fs)
 			}
 		})
@@ -419,27 +417,42 @@ func runScenarios(t *testing.T, tb *testbed.Testbed, prefix string, scenarios []
 		}
 	}
 	if freeze != "" && !t.Failed() {
-		// Scenarios of other runs (another overlay) stay; this run's replace theirs.
-		var all []frozenScenario
-		if data, err := os.ReadFile(filepath.Join(freeze, "cases.json")); err == nil {
-			json.Unmarshal(data, &all)
+		freezeCases(t, freeze, frozen)
+	}
+}
+
+// freezeBundle writes a scenario's bundle as a .tar.gz for the tests that run without root.
+func freezeBundle(t *testing.T, dir, archive string) {
+	t.Helper()
+	if out, err := exec.Command("tar", "-C", dir, "-czf", archive, ".").CombinedOutput(); err != nil {
+		t.Fatalf("tar: %v: %s", err, out)
+	}
+}
+
+// freezeCases records frozen scenarios and their kernel-confirmed verdicts in
+// freeze/cases.json.
+func freezeCases(t *testing.T, freeze string, frozen []frozenScenario) {
+	t.Helper()
+	// Scenarios of other runs (another overlay) stay; this run's replace theirs.
+	var all []frozenScenario
+	if data, err := os.ReadFile(filepath.Join(freeze, "cases.json")); err == nil {
+		json.Unmarshal(data, &all)
+	}
+	mine := map[string]bool{}
+	for _, f := range frozen {
+		mine[f.Name] = true
+	}
+	kept := all[:0]
+	for _, f := range all {
+		if !mine[f.Name] {
+			kept = append(kept, f)
 		}
-		mine := map[string]bool{}
-		for _, f := range frozen {
-			mine[f.Name] = true
-		}
-		kept := all[:0]
-		for _, f := range all {
-			if !mine[f.Name] {
-				kept = append(kept, f)
-			}
-		}
-		all = append(kept, frozen...)
-		sort.SliceStable(all, func(i, j int) bool { return all[i].Name < all[j].Name })
-		b, _ := json.MarshalIndent(all, "", "  ")
-		if err := os.WriteFile(filepath.Join(freeze, "cases.json"), append(b, '\n'), 0o644); err != nil {
-			t.Fatal(err)
-		}
+	}
+	all = append(kept, frozen...)
+	sort.SliceStable(all, func(i, j int) bool { return all[i].Name < all[j].Name })
+	b, _ := json.MarshalIndent(all, "", "  ")
+	if err := os.WriteFile(filepath.Join(freeze, "cases.json"), append(b, '\n'), 0o644); err != nil {
+		t.Fatal(err)
 	}
 }
 
