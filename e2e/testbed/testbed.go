@@ -417,7 +417,10 @@ func (tb *Testbed) controlPlane(ctx context.Context) error {
 		"--client-ca-file="+p.caCert, "--service-account-key-file="+p.saPub, "--service-account-signing-key-file="+p.saKey,
 		"--service-account-issuer=https://kubernetes.default.svc", "--service-cluster-ip-range="+serviceCIDR,
 		"--authorization-mode=Node,RBAC", "--disable-admission-plugins=ServiceAccount",
-		"--enable-priority-and-fairness=false", "--profiling=false"); err != nil {
+		"--enable-priority-and-fairness=false", "--profiling=false",
+		// As on every real cluster (kubelets need it for kube-proxy and CNI pods): the
+		// collector pod of `netsim collect` is privileged and is dry-run against this server.
+		"--allow-privileged=true"); err != nil {
 		return err
 	}
 	if tb.Client, err = kubernetes.NewForConfig(tb.RESTConfig()); err != nil {
