@@ -194,7 +194,7 @@ func (w *walker) walk(stack []frame, p packet.Packet, steps []Step, branches []s
 			if t == Branch {
 				return append(yes, no...)
 			}
-			return mergeMaybe(r, why, yes, no)
+			return mergeMaybe(r, why, w.step(r, c.Name, "may match", why+"; either way the outcome is the same", p), len(steps), len(branches), yes, no)
 		}
 		return w.apply(stack, r, p, steps, branches)
 	}
@@ -202,7 +202,10 @@ func (w *walker) walk(stack []frame, p packet.Packet, steps []Step, branches []s
 
 // mergeMaybe joins the two ways past a rule that may or may not match: where they end
 // alike the rule did not matter; where they differ the outcome is Unknown at that rule.
-func mergeMaybe(r *Rule, why string, yes, no []Result) []Result {
+// st is the rule's step; at and nb are how many steps and branches the walk had made before the rule: where the
+// rule did not matter, its step goes there (so a later blocking step stays the last), and
+// the branch it would have been is dropped.
+func mergeMaybe(r *Rule, why string, st Step, at, nb int, yes, no []Result) []Result {
 	key := func(x Result) string {
 		return fmt.Sprintf("%v|%s|%v|%v|%d|%d|%x", x.Verdict, x.RejectWith, x.Packet.Src, x.Packet.Dst, x.Packet.SPort, x.Packet.DPort, x.Packet.Mark)
 	}
@@ -219,7 +222,12 @@ func mergeMaybe(r *Rule, why string, yes, no []Result) []Result {
 	}
 	if same {
 		for i := range no {
-			no[i].Steps = appendStep(no[i].Steps, Step{Table: r.Table, Chain: r.Chain, Rule: r, Action: "may match", Note: why + "; either way the outcome is the same"})
+			steps := make([]Step, 0, len(no[i].Steps)+1)
+			steps = append(append(append(steps, no[i].Steps[:at]...), st), no[i].Steps[at:]...)
+			no[i].Steps = steps
+			if nb < len(no[i].Branches) {
+				no[i].Branches = append(append([]string(nil), no[i].Branches[:nb]...), no[i].Branches[nb+1:]...)
+			}
 		}
 		return no
 	}

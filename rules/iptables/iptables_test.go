@@ -258,3 +258,29 @@ func TestTokenize(t *testing.T) {
 		}
 	}
 }
+
+// A rule that may or may not match but changes nothing either way (kube-router's rate-limited
+// NFLOG before its REJECT) leaves a step where it stands, not after the verdict: the verdict's
+// rule stays the last step, which is what a blocker cites, and no branch is reported.
+func TestMaybeThatDoesNotMatterKeepsItsPlace(t *testing.T) {
+	rules := `*filter
+:INPUT ACCEPT [0:0]
+:FORWARD ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+-A FORWARD -m limit --limit 10/min --limit-burst 10 -j NFLOG --nflog-group 100
+-A FORWARD -j REJECT --reject-with icmp-port-unreachable
+COMMIT
+`
+	rs := mustParse(t, "u", rules, false)
+	res := rs.Chain(nil, "filter", "FORWARD", tcp("10.0.0.1", "10.0.0.2", 1, 2))
+	if len(res) != 1 || res[0].Verdict != Reject {
+		t.Fatalf("want one REJECT: %+v", res)
+	}
+	steps := res[0].Steps
+	if len(steps) != 2 || steps[0].Action != "may match" || steps[0].Rule.Num != 1 || steps[1].Rule == nil || steps[1].Rule.Num != 2 {
+		t.Errorf("steps: want the NFLOG's may-match then the REJECT: %+v", steps)
+	}
+	if len(res[0].Branches) != 0 {
+		t.Errorf("a rule that did not matter is not a branch: %v", res[0].Branches)
+	}
+}
