@@ -35,7 +35,12 @@ func natPrio(hook string) int {
 // hookEntry is one base chain at a hook: an iptables table's built-in chain, an nft base
 // chain, or the NAT core with the nat chains of both.
 type hookEntry struct {
-	prio  int
+	prio int
+	// reg orders entries of equal priority: the kernel puts a hook registered later
+	// before the earlier ones of its priority. nft chains are registered in the order of
+	// their table's and their own handles; iptables' tables written by iptables-nft by
+	// theirs; legacy iptables' before any nft table (-1).
+	reg   [2]int
 	ipt   string       // iptables table
 	chain *nft.Chain   // nft base chain
 	nat   []*hookEntry // the NAT core's chains, in order
@@ -141,28 +146,60 @@ func (e *NetNS) hookOrder(hook string, rs *iptables.Ruleset, chains []*nft.Chain
 			if t == nil || t.Chains[hook] == nil {
 				continue
 			}
+			reg := e.iptReg(tname, hook, rs.IPv6)
 			if tname == "nat" {
-				nat.nat = append(nat.nat, &hookEntry{prio: natPrio(hook), ipt: "nat"})
+				nat.nat = append(nat.nat, &hookEntry{prio: natPrio(hook), ipt: "nat", reg: reg})
 				continue
 			}
-			plain = append(plain, &hookEntry{prio: iptPrio[tname], ipt: tname})
+			plain = append(plain, &hookEntry{prio: iptPrio[tname], ipt: tname, reg: reg})
 		}
 	}
 	for _, c := range chains {
+		ent := &hookEntry{prio: c.Prio, chain: c, reg: [2]int{c.Table.Handle, c.Handle}}
 		if c.Type == "nat" {
-			nat.nat = append(nat.nat, &hookEntry{prio: c.Prio, chain: c})
+			nat.nat = append(nat.nat, ent)
 			continue
 		}
-		plain = append(plain, &hookEntry{prio: c.Prio, chain: c})
+		plain = append(plain, ent)
 	}
-	sort.SliceStable(nat.nat, func(i, j int) bool { return nat.nat[i].prio < nat.nat[j].prio })
+	order := func(x []*hookEntry) {
+		sort.SliceStable(x, func(i, j int) bool {
+			a, b := x[i], x[j]
+			if a.prio != b.prio {
+				return a.prio < b.prio
+			}
+			if a.nat != nil || b.nat != nil {
+				return b.nat != nil // the NAT core after the chains of its own priority
+			}
+			return a.reg[0] > b.reg[0] || a.reg[0] == b.reg[0] && a.reg[1] > b.reg[1]
+		})
+	}
+	order(nat.nat)
 	if len(nat.nat) > 0 {
 		plain = append(plain, nat)
 	}
-	// Stable: at equal priorities iptables' tables (registered first) come first, and the
-	// NAT core after the chains of its own priority.
-	sort.SliceStable(plain, func(i, j int) bool { return plain[i].prio < plain[j].prio })
+	order(plain)
 	return plain
+}
+
+// iptReg is when an iptables table's chain was registered, as far as nft.json tells:
+// tables iptables-nft wrote have handles there.
+func (e *NetNS) iptReg(table, hook string, v6 bool) [2]int {
+	fam := "ip"
+	if v6 {
+		fam = "ip6"
+	}
+	if e.nft != nil {
+		for _, t := range e.nft.rs.Tables {
+			if t.Family == fam && t.Name == table {
+				if c := t.Chains[hook]; c != nil {
+					return [2]int{t.Handle, c.Handle}
+				}
+				return [2]int{t.Handle, 0}
+			}
+		}
+	}
+	return [2]int{-1, -1}
 }
 
 // iptablesHookTables are the tables iptables has at each hook, in priority order.

@@ -89,11 +89,14 @@ func (o *matchOp) eval(c *ctx) (tri, string, string) {
 		return tBranch, "", o.String()
 	}
 	if v.known != 0 {
-		mask := o.pat.hi[0].Num
-		if o.op != "in" {
-			mask = ^uint64(0)
-		}
-		if mask&^v.known != 0 {
+		// ct status: netsim knows some of the bits. `ct status dnat` tests one bit; an
+		// exact comparison is decided only where the known bits already differ.
+		pat := o.pat.hi[0].Num
+		switch {
+		case o.op == "in" && pat&^v.known == 0:
+		case (o.op == "==" || o.op == "!=") && v.v.Num&v.known != pat&v.known:
+			return boolTri(o.op == "!="), "", ""
+		default:
 			return tMaybe, o.key[0].String() + ": conntrack status bits netsim does not model", ""
 		}
 	}
