@@ -43,6 +43,7 @@ type hookEntry struct {
 	reg   [2]int
 	ipt   string       // iptables table
 	chain *nft.Chain   // nft base chain
+	core  bool         // the NAT core
 	nat   []*hookEntry // the NAT core's chains, in order
 }
 
@@ -137,9 +138,9 @@ func (e *NetNS) nftChains(hook string, v6 bool) []*nft.Chain {
 }
 
 // hookOrder lists the base chains at a hook in the kernel's order.
-func (e *NetNS) hookOrder(hook string, rs *iptables.Ruleset, chains []*nft.Chain) []*hookEntry {
+func (e *NetNS) hookOrder(hook string, rs *iptables.Ruleset, chains []*nft.Chain, v6 bool) []*hookEntry {
 	var plain []*hookEntry
-	nat := &hookEntry{prio: natPrio(hook)}
+	nat := &hookEntry{prio: natPrio(hook), core: true}
 	if rs != nil {
 		for _, tname := range iptablesHookTables[hook] {
 			t := rs.Tables[tname]
@@ -168,18 +169,36 @@ func (e *NetNS) hookOrder(hook string, rs *iptables.Ruleset, chains []*nft.Chain
 			if a.prio != b.prio {
 				return a.prio < b.prio
 			}
-			if a.nat != nil || b.nat != nil {
-				return b.nat != nil // the NAT core after the chains of its own priority
+			if a.core || b.core {
+				return b.core // the NAT core after the chains of its own priority
 			}
 			return a.reg[0] > b.reg[0] || a.reg[0] == b.reg[0] && a.reg[1] > b.reg[1]
 		})
 	}
 	order(nat.nat)
-	if len(nat.nat) > 0 {
+	if len(nat.nat) > 0 || e.natCore(rs, v6) {
+		// The NAT core is at all four hooks once any nat chain of the family exists: it
+		// undoes translations on replies even where no nat chain is.
 		plain = append(plain, nat)
 	}
 	order(plain)
 	return plain
+}
+
+// natCore reports whether the namespace has a nat chain of the packet's family: an
+// iptables nat table, or an nft base chain of type nat.
+func (e *NetNS) natCore(rs *iptables.Ruleset, v6 bool) bool {
+	if rs != nil && rs.Tables["nat"] != nil {
+		return true
+	}
+	for _, h := range []string{"PREROUTING", "INPUT", "OUTPUT", "POSTROUTING"} {
+		for _, c := range e.nftChains(h, v6) {
+			if c.Type == "nat" {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // iptReg is when an iptables table's chain was registered, as far as nft.json tells:
@@ -224,7 +243,7 @@ func (e *NetNS) mergedHook(name string, o Outcome, rs *iptables.Ruleset, chains 
 		}
 	}
 	results := []Outcome{o}
-	for _, ent := range e.hookOrder(name, rs, chains) {
+	for _, ent := range e.hookOrder(name, rs, chains, o.Packet.Is6()) {
 		var next []Outcome
 		for _, r := range results {
 			if r.Kind != Deliver {
@@ -255,7 +274,7 @@ func (e *NetNS) iptablesMissing(v6 bool) bool {
 
 func (e *NetNS) runEntry(hook string, ent *hookEntry, rs *iptables.Ruleset, o Outcome) []Outcome {
 	switch {
-	case ent.nat != nil:
+	case ent.core:
 		p := o.Packet
 		if p.CtState != packet.CtNew || p.Untracked {
 			// Not a first packet: nat chains are not consulted; conntrack undoes the

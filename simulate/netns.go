@@ -289,7 +289,7 @@ func (e *NetNS) hook(name string, o Outcome) []Outcome {
 		}
 	}
 	rs := e.rules(o.Packet)
-	if chains := e.nftChains(name, o.Packet.Is6()); len(chains) > 0 {
+	if chains := e.nftChains(name, o.Packet.Is6()); len(chains) > 0 || e.nft != nil && e.natCore(nil, o.Packet.Is6()) {
 		return e.mergedHook(name, o, rs, chains)
 	}
 	if rs == nil {
