@@ -43,12 +43,13 @@ unit:
 e2e: deps tools
 	$(GO) test -count=1 -v ./e2e/...
 
-# Debian packages the real-dataplane tests use (iproute2, iptables, ipset, nftables).
+# Debian packages the real-dataplane tests use (iproute2, iptables, ipset, nftables), and
+# xmllint, which validates `netsim check --junit` against the JUnit schema CI systems read.
 # br_netfilter is the bridge-netfilter module the testbed recipe (../shared/testbed) loads:
 # pods on a bridge reach iptables only through it. Nothing else on the host is changed.
 deps:
 	@if [ "$$(id -u)" != 0 ]; then echo "deps: not root, skipping (end-to-end tests will skip)"; exit 0; fi; \
-	missing=""; for t in ip:iproute2 iptables:iptables ipset:ipset nft:nftables ss:iproute2 sysctl:procps conntrack:conntrack ping:iputils-ping; do \
+	missing=""; for t in ip:iproute2 iptables:iptables ipset:ipset nft:nftables ss:iproute2 sysctl:procps conntrack:conntrack ping:iputils-ping xmllint:libxml2-utils; do \
 	  command -v $${t%%:*} >/dev/null 2>&1 || missing="$$missing $${t##*:}"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "deps: installing$$missing"; \

@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/netsim/netsim/cmd/netsim/internal/checkcmd"
 	"github.com/netsim/netsim/cmd/netsim/internal/collectcmd"
 	"github.com/netsim/netsim/cmd/netsim/internal/importcmd"
 	"github.com/netsim/netsim/cmd/netsim/internal/inspectcmd"
@@ -25,6 +26,7 @@ its API objects and every node's iptables, nftables, IPVS, routes and sockets.
 
   netsim trace -b BUNDLE SRC DST [PORT] [PROTO]   walk a packet, every path and its reply
   netsim policy -b BUNDLE POD                     which policies select a pod, and what they admit
+  netsim check -b BUNDLE -f EXPECT.yaml           assert who may reach whom, for CI (JUnit with --junit)
   netsim collect -o BUNDLE                        collect a bundle from a live cluster (API and nodes)
   netsim import SOURCE... -o BUNDLE               build a bundle from the files attached to a ticket
   netsim inspect -b BUNDLE                        what a bundle holds, and what it lacks`,
@@ -34,7 +36,7 @@ its API objects and every node's iptables, nftables, IPVS, routes and sockets.
 	cmd.SetIn(io.In)
 	cmd.SetOut(io.Out)
 	cmd.SetErr(io.Err)
-	cmd.AddCommand(collectcmd.NewCommand(io), importcmd.NewCommand(io), inspectcmd.NewCommand(io), tracecmd.NewCommand(io), policycmd.NewCommand(io), versioncmd.NewCommand(io))
+	cmd.AddCommand(checkcmd.NewCommand(io), collectcmd.NewCommand(io), importcmd.NewCommand(io), inspectcmd.NewCommand(io), tracecmd.NewCommand(io), policycmd.NewCommand(io), versioncmd.NewCommand(io))
 	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return streams.Usage("%v\nSee '%s --help'.", err, c.CommandPath())
 	})

@@ -233,3 +233,54 @@ func TestTraceWithoutNodeDump(t *testing.T) {
 	}
 	golden.Check(t, filepath.Join(root, "cmd/netsim/internal/root/testdata/trace-node1-missing.txt"), []byte(out))
 }
+
+// TestCheck runs `netsim check` on the healthy testbed bundle (every assertion holds) and
+// on a frozen fault (a FORWARD DROP on node2): text, JSON and JUnit against golden files,
+// with the exit codes CI relies on.
+func TestCheck(t *testing.T) {
+	root := repoRoot(t)
+	gold := func(name string) string { return filepath.Join(root, "cmd/netsim/internal/root/testdata/check", name) }
+	out, errOut, code := run(t, "check", "-b", "testdata/bundles/two-node-iptables", "-f", "testdata/expect/two-node.yaml")
+	if code != 0 {
+		t.Errorf("healthy bundle: exit %d, want 0\n%s%s", code, out, errOut)
+	}
+	golden.Check(t, gold("healthy.txt"), []byte(out))
+
+	junit := filepath.Join(t.TempDir(), "junit.xml")
+	out, errOut, code = run(t, "check", "-b", "testdata/faults/forward-drop.tar.gz", "-f", "testdata/expect/two-node.yaml", "--junit", junit)
+	if code != 1 || !strings.Contains(errOut, "2 of 5 assertions do not hold") {
+		t.Errorf("fault bundle: exit %d, want 1\n%s", code, errOut)
+	}
+	golden.Check(t, gold("forward-drop.txt"), []byte(out))
+	x, err := os.ReadFile(junit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden.Check(t, gold("forward-drop.junit.xml"), x)
+	if fi, err := os.Stat(junit); err != nil || fi.Mode().Perm() != 0o644 {
+		t.Errorf("junit file mode: %v %v", fi.Mode(), err)
+	}
+	out, _, code = run(t, "check", "-b", "testdata/faults/forward-drop.tar.gz", "-f", "testdata/expect/two-node.yaml", "-o", "json")
+	if code != 1 {
+		t.Errorf("json: exit %d", code)
+	}
+	golden.Check(t, gold("forward-drop.json"), []byte(out))
+
+	bad := filepath.Join(t.TempDir(), "bad.yaml")
+	os.WriteFile(bad, []byte("- name: a\n  from: pod/default/pod1b\n  to: svc/default/echo\n  port: 80\n  expect: perhaps\n"), 0o644)
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"check", "-f", "testdata/expect/two-node.yaml"}, "-b BUNDLE and -f EXPECT.yaml are required"},
+		{[]string{"check", "-b", "testdata/bundles/two-node-iptables", "-f", bad}, "bad.yaml:1: assertion \"a\": expect \"perhaps\""},
+		{[]string{"check", "-b", "testdata/bundles/two-node-iptables", "-f", "nosuch.yaml"}, "nosuch.yaml"},
+		{[]string{"check", "-b", "nosuch", "-f", "testdata/expect/two-node.yaml"}, "nosuch"},
+		{[]string{"check", "-b", "testdata/bundles/two-node-iptables", "-f", "testdata/expect/two-node.yaml", "-o", "xml"}, "want text or json"},
+	} {
+		_, errOut, code := run(t, c.args...)
+		if code != 2 || !strings.Contains(errOut, c.want) {
+			t.Errorf("%v: exit %d, stderr %q, want 2 and %q", c.args, code, errOut, c.want)
+		}
+	}
+}
