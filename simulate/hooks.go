@@ -374,8 +374,18 @@ func (e *NetNS) nftResults(hook string, c *nft.Chain, o Outcome) []Outcome {
 
 func nftSteps(steps []nft.Step) []Step {
 	out := make([]Step, 0, len(steps))
+	noEndpoints := ""
 	for _, s := range steps {
 		st := Step{What: "nftables " + s.Chain.Table.Key() + "/" + s.Chain.Name, Action: s.Action, Note: s.Note, Packet: s.Packet}
+		// kube-proxy's nftables mode sends a Service without endpoints to its reject chain
+		// through the no-endpoint maps, whose element names the Service: say so at the
+		// reject, in the words of its iptables mode.
+		if s.Rule != nil && s.Comment != "" && strings.Contains(s.Rule.Text, "@no-endpoint-") {
+			noEndpoints = s.Comment
+		}
+		if s.Action == "reject" && noEndpoints != "" {
+			st.Note = fmt.Sprintf("--comment %q (an element of kube-proxy's no-endpoint map)", noEndpoints+" has no endpoints")
+		}
 		if s.Rule != nil {
 			st.Pos, st.Text = s.Rule.Pos, s.Rule.Text
 		} else {

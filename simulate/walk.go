@@ -470,14 +470,18 @@ func (t *tracer) blockFromStep(w *walk, sp *Space, kind OutcomeKind, reject, why
 	switch kind {
 	case Dropped:
 		switch {
-		case strings.HasPrefix(h.Step, "iptables"):
+		case strings.HasPrefix(h.Step, "iptables"), strings.HasPrefix(h.Step, "nftables"):
 			what := strings.TrimPrefix(h.Step, "iptables ")
-			if h.Text != "" && strings.HasPrefix(h.Text, ":") {
+			code := "iptables-drop"
+			if strings.HasPrefix(h.Step, "nftables") {
+				code = "nftables-drop"
+			}
+			if h.Text != "" && (strings.HasPrefix(h.Text, ":") || strings.HasPrefix(h.Text, "chain ")) {
 				what += " policy DROP"
 			} else {
 				what += " rule " + h.Text
 			}
-			w.blockAt(VDenied, hop, "iptables-drop", fmt.Sprintf("%s%s %s drops %s%s", dir, where, what, pkt, cite),
+			w.blockAt(VDenied, hop, code, fmt.Sprintf("%s%s %s drops %s%s", dir, where, what, pkt, cite),
 				"allow this traffic in "+strings.TrimPrefix(h.Step, "iptables ")+" on "+sp.Node+" (a rule not managed by Kubernetes: the host firewall, or Docker's FORWARD policy)")
 		case strings.Contains(why, "forwarding is off"):
 			w.blockAt(VDenied, hop, "forwarding-disabled", fmt.Sprintf("%son %s: %s, so %s is dropped%s", dir, where, why, pkt, cite),
@@ -493,10 +497,13 @@ func (t *tracer) blockFromStep(w *walk, sp *Space, kind OutcomeKind, reject, why
 		}
 	case Rejected:
 		code, fix := "iptables-reject", "allow this traffic in "+strings.TrimPrefix(h.Step, "iptables ")+" on "+sp.Node
+		if strings.HasPrefix(h.Step, "nftables") {
+			code = "nftables-reject"
+		}
 		msg := fmt.Sprintf("%s%s %s rejects %s with %s%s", dir, where, strings.TrimPrefix(h.Step, "iptables "), pkt, reject, cite)
-		if strings.Contains(h.Text, "has no endpoints") {
+		if strings.Contains(h.Text+h.Note, "has no endpoints") {
 			code, fix = "no-endpoints", "make the Service's selector match ready pods (kubectl get endpointslices -l kubernetes.io/service-name=NAME)"
-			msg = fmt.Sprintf("%s: the Service has no endpoints, so kube-proxy's rule rejects %s%s%s", where, pkt, cite, t.noEndpointsWhy(h.Text))
+			msg = fmt.Sprintf("%s: the Service has no endpoints, so kube-proxy's rule rejects %s%s%s", where, pkt, cite, t.noEndpointsWhy(h.Text+" "+h.Note))
 		}
 		w.blockAt(VRejected, hop, code, msg, fix)
 	case NoRoute:

@@ -51,7 +51,9 @@ type Step struct {
 	Rule   *Rule // nil for the base chain's policy
 	Action string
 	Note   string
-	Packet packet.Packet // after the step
+	// Comment is the comment of the map element a vmap chose, or the rule's.
+	Comment string
+	Packet  packet.Packet // after the step
 }
 
 // Result is one way a packet can leave a base chain.
@@ -188,7 +190,11 @@ func (w *walker) rule(st *state, r *Rule, i int) (res []Result, done bool) {
 					return nil, false
 				}
 				el := &o.set.Elems[g.elem]
-				return w.verdict(st, r, el.Verdict, "element "+renderKey(el.Lo, el.Hi, o.set.Key)+commentNote(el.Comment))
+				res, done := w.verdict(st, r, el.Verdict, "element "+renderKey(el.Lo, el.Hi, o.set.Key)+commentNote(el.Comment))
+				if !done && len(st.steps) > 0 {
+					st.steps[len(st.steps)-1].Comment = el.Comment
+				}
+				return res, done
 			}
 			var out []Result
 			for _, g := range groups {
