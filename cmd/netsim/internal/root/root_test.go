@@ -284,3 +284,39 @@ func TestCheck(t *testing.T) {
 		}
 	}
 }
+
+// TestMatrix renders the matrix of a frozen kube-router bundle in every format against
+// golden files.
+func TestMatrix(t *testing.T) {
+	root := repoRoot(t)
+	gold := func(name string) string { return filepath.Join(root, "cmd/netsim/internal/root/testdata/matrix", name) }
+	b := "testdata/faults/kube-router-allow-ns-y-to-x-a-named-port-80.tar.gz"
+	for _, c := range []struct {
+		args []string
+		file string
+	}{
+		{[]string{"matrix", "-b", b}, "kube-router.txt"},
+		{[]string{"matrix", "-b", b, "-n", "x", "-o", "csv"}, "kube-router-x.csv"},
+		{[]string{"matrix", "-b", b, "-n", "x", "-o", "json"}, "kube-router-x.json"},
+		{[]string{"matrix", "-b", b, "-o", "dot"}, "kube-router.dot"},
+	} {
+		out, errOut, code := run(t, c.args...)
+		if code != 0 {
+			t.Errorf("%v: exit %d: %s", c.args, code, errOut)
+		}
+		golden.Check(t, gold(c.file), []byte(out))
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"matrix"}, "-b BUNDLE is required"},
+		{[]string{"matrix", "-b", b, "-o", "svg"}, "want table, csv, json or dot"},
+		{[]string{"matrix", "-b", b, "-n", "nosuch"}, "-n nosuch: no such namespace"},
+	} {
+		_, errOut, code := run(t, c.args...)
+		if code != 2 || !strings.Contains(errOut, c.want) {
+			t.Errorf("%v: exit %d, stderr %q, want 2 and %q", c.args, code, errOut, c.want)
+		}
+	}
+}
