@@ -1,0 +1,273 @@
+package diagnose
+
+import (
+	"fmt"
+	"net/netip"
+	"sort"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/netsim/netsim/model"
+	"github.com/netsim/netsim/rules/iptables"
+)
+
+// svcKey is a Service address, port and protocol as kube-proxy matches them.
+type svcKey struct {
+	addr  netip.Addr
+	port  int
+	proto string
+}
+
+func (k svcKey) String() string {
+	return netip.AddrPortFrom(k.addr, uint16(k.port)).String() + "/" + k.proto
+}
+
+// kpDigest is kube-proxy's iptables-mode rules in one file: which Service addresses and
+// ports it translates, and to which endpoints.
+type kpDigest struct {
+	present  bool // nat/KUBE-SERVICES exists
+	ipvs     bool // IPVS mode: KUBE-SERVICES matches ipsets, the Services are in ipvs.txt
+	chainPos int  // the line declaring nat/KUBE-SERVICES
+	// nat are the KUBE-SERVICES rules that send a Service address on to its chain.
+	nat map[svcKey]kpRule
+	// reject are filter/KUBE-SERVICES' REJECTs for Services without endpoints (and DROPs
+	// for internalTrafficPolicy Local without local endpoints).
+	reject map[svcKey]kpRule
+	// endpoints are each KUBE-SVC-/KUBE-SVL- chain's DNAT destinations, with the lines.
+	endpoints map[string][]kpEndpoint
+}
+
+type kpRule struct {
+	line  int
+	chain string
+	text  string
+}
+
+type kpEndpoint struct {
+	addr netip.AddrPort
+	line int
+}
+
+func kubeProxyDigest(rs *iptables.Ruleset) *kpDigest {
+	d := &kpDigest{nat: map[svcKey]kpRule{}, reject: map[svcKey]kpRule{}, endpoints: map[string][]kpEndpoint{}}
+	nat := rs.Tables["nat"]
+	if nat == nil || nat.Chains["KUBE-SERVICES"] == nil {
+		return d
+	}
+	ks := nat.Chains["KUBE-SERVICES"]
+	d.present, d.chainPos = true, ks.Pos.Line
+	for _, ru := range ks.Rules {
+		if strings.Contains(ru.Text, "KUBE-CLUSTER-IP") {
+			d.ipvs = true
+		}
+		if k, ok := serviceKeyOf(ru); ok && (ru.Target.Kind == iptables.TJump || ru.Target.Kind == iptables.TGoto) {
+			d.nat[k] = kpRule{line: ru.Pos.Line, chain: ru.Target.Chain, text: strings.Clone(ru.Text)}
+		}
+	}
+	if f := rs.Tables["filter"]; f != nil && f.Chains["KUBE-SERVICES"] != nil {
+		for _, ru := range f.Chains["KUBE-SERVICES"].Rules {
+			if k, ok := serviceKeyOf(ru); ok && (ru.Target.Kind == iptables.TReject || ru.Target.Kind == iptables.TDrop) {
+				d.reject[k] = kpRule{line: ru.Pos.Line, text: strings.Clone(ru.Text)}
+			}
+		}
+	}
+	for name, ch := range nat.Chains {
+		if !strings.HasPrefix(name, "KUBE-SVC-") && !strings.HasPrefix(name, "KUBE-SVL-") {
+			continue
+		}
+		var eps []kpEndpoint
+		for _, ru := range ch.Rules {
+			if ru.Target.Kind != iptables.TJump || !strings.HasPrefix(ru.Target.Chain, "KUBE-SEP-") {
+				continue
+			}
+			sep := nat.Chains[ru.Target.Chain]
+			if sep == nil {
+				continue
+			}
+			for _, sr := range sep.Rules {
+				if sr.Target.Kind == iptables.TDNAT && len(sr.Target.NAT) > 0 && sr.Target.NAT[0].MinAddr.IsValid() {
+					n := sr.Target.NAT[0]
+					eps = append(eps, kpEndpoint{addr: netip.AddrPortFrom(n.MinAddr, n.MinPort), line: sr.Pos.Line})
+				}
+			}
+		}
+		d.endpoints[name] = eps
+	}
+	return d
+}
+
+// serviceKeyOf reads "-d ADDR/32 -p PROTO --dport PORT" from a KUBE-SERVICES rule.
+func serviceKeyOf(ru *iptables.Rule) (svcKey, bool) {
+	m := parseMatch(ru)
+	if !m.dst.set || m.dst.neg || !m.dst.p.IsSingleIP() || !m.proto.set || m.proto.neg || !m.dport.set || len(m.dport.ranges) != 1 || m.dport.ranges[0][0] != m.dport.ranges[0][1] {
+		return svcKey{}, false
+	}
+	return svcKey{addr: m.dst.p.Addr(), port: m.dport.ranges[0][0], proto: m.proto.name}, true
+}
+
+// wantedPort is a Service port kube-proxy should have rules for.
+type wantedPort struct {
+	svc   *model.Service
+	sp    *corev1.ServicePort
+	key   svcKey
+	ready bool
+	// endpoints are the ready endpoints (address and target port) for this port.
+	endpoints map[netip.AddrPort]string // -> node name
+}
+
+// wantedPorts lists every ClusterIP Service port with what kube-proxy should do with it.
+func (r *run) wantedPorts() []*wantedPort {
+	r.wantOnce.Do(func() {
+		for _, svc := range r.c.Services {
+			if svc.Spec.Type == corev1.ServiceTypeExternalName {
+				continue
+			}
+			eps, _ := r.c.ServiceEndpoints(svc)
+			for i := range svc.Spec.Ports {
+				sp := &svc.Spec.Ports[i]
+				for _, ip := range svc.ClusterIPs {
+					if !ip.Is4() {
+						continue // the v4 rules only, for now
+					}
+					w := &wantedPort{svc: svc, sp: sp, key: svcKey{ip, int(sp.Port), lower(sp.Protocol)}, endpoints: map[netip.AddrPort]string{}}
+					for _, ep := range eps {
+						if !ep.Ready || !ep.Addr.Is4() {
+							continue
+						}
+						for _, epp := range ep.Ports {
+							if epp.Name == sp.Name && lower(epp.Protocol) == lower(sp.Protocol) {
+								w.endpoints[netip.AddrPortFrom(ep.Addr, uint16(epp.Port))] = ep.NodeName
+								w.ready = true
+							}
+						}
+					}
+					r.wanted = append(r.wanted, w)
+				}
+			}
+		}
+	})
+	return r.wanted
+}
+
+// checkKubeProxy compares a node's kube-proxy rules with the API objects (FIELD-GUIDE 10):
+// Service ports missing, endpoints that differ from the EndpointSlices, rules for
+// Services that no longer exist.
+func (r *run) checkKubeProxy(nd *nodeDump, file string, kp *kpDigest) {
+	if kp == nil || !kp.present || kp.ipvs {
+		return
+	}
+	var missing []string
+	var missingEv []Evidence
+	var stale []string
+	var staleEv []Evidence
+	var lacking []string
+	want := map[svcKey]bool{}
+	for _, w := range r.wantedPorts() {
+		want[w.key] = true
+		name := w.svc.Key()
+		if w.sp.Name != "" {
+			name += ":" + w.sp.Name
+		}
+		if !w.ready {
+			if _, ok := kp.reject[w.key]; !ok {
+				if _, ok := kp.nat[w.key]; !ok {
+					missing = append(missing, name+" "+w.key.String())
+					if len(missingEv) < 3 {
+						missingEv = append(missingEv, object("service", w.svc.Key(), w.svc.Pos))
+					}
+				}
+			}
+			continue
+		}
+		rule, ok := kp.nat[w.key]
+		if _, dropped := kp.reject[w.key]; !ok && dropped && localOnly(w.svc) {
+			continue // no local endpoint on this node: kube-proxy drops it, as it should
+		}
+		if !ok {
+			missing = append(missing, name+" "+w.key.String())
+			if len(missingEv) < 3 {
+				missingEv = append(missingEv, object("service", w.svc.Key(), w.svc.Pos))
+			}
+			continue
+		}
+		local := strings.HasPrefix(rule.chain, "KUBE-SVL-")
+		have := map[netip.AddrPort]bool{}
+		for _, ep := range kp.endpoints[rule.chain] {
+			have[ep.addr] = true
+			if _, ok := w.endpoints[ep.addr]; !ok {
+				stale = append(stale, fmt.Sprintf("%s -> %s", name, ep.addr))
+				if len(staleEv) < 3 {
+					staleEv = append(staleEv, at(nodeFilePos(file, ep.line), ""))
+				}
+			}
+		}
+		for a, node := range w.endpoints {
+			if !have[a] && (!local || node == nd.name) {
+				lacking = append(lacking, fmt.Sprintf("%s -> %s", name, a))
+			}
+		}
+	}
+	var orphans []string
+	var orphanEv []Evidence
+	for _, m := range []map[svcKey]kpRule{kp.nat, kp.reject} {
+		for k, ru := range m {
+			if want[k] || r.serviceAnswers(k) {
+				continue
+			}
+			orphans = append(orphans, k.String())
+			if len(orphanEv) < 3 {
+				orphanEv = append(orphanEv, at(nodeFilePos(file, ru.line), ru.text))
+			}
+		}
+	}
+	declare := at(nodeFilePos(file, kp.chainPos), "")
+	if len(missing) > 0 {
+		sort.Strings(missing)
+		r.add(Finding{Code: "kube-proxy-stale", Severity: Error, Node: nd.name,
+			Message: fmt.Sprintf("%s's kube-proxy rules lack %d of %d Service ports: %s — packets to them leave %s untranslated and die on the underlay (is kube-proxy running and synced there?)",
+				nd.name, len(missing), len(r.wantedPorts()), listSome(missing, 5), nd.name),
+			Evidence: append([]Evidence{declare}, missingEv...),
+			Fix:      "check kube-proxy on " + nd.name + " (its pod, its logs, its sync errors); restart it to resync its rules"})
+	}
+	if len(stale) > 0 {
+		sort.Strings(stale)
+		r.add(Finding{Code: "kube-proxy-stale-endpoints", Severity: Error, Node: nd.name,
+			Message:  fmt.Sprintf("%s's kube-proxy rules send %d Service ports to endpoints the EndpointSlices no longer list: %s", nd.name, len(stale), listSome(stale, 5)),
+			Evidence: staleEv,
+			Fix:      "check kube-proxy on " + nd.name + ": its rules lag the API"})
+	}
+	if len(lacking) > 0 {
+		sort.Strings(lacking)
+		r.add(Finding{Code: "kube-proxy-missing-endpoints", Severity: Warning, Node: nd.name,
+			Message:  fmt.Sprintf("%s's kube-proxy rules lack %d ready endpoints the EndpointSlices list: %s", nd.name, len(lacking), listSome(lacking, 5)),
+			Evidence: []Evidence{declare},
+			Fix:      "check kube-proxy on " + nd.name + ": its rules lag the API"})
+	}
+	if len(orphans) > 0 {
+		sort.Strings(orphans)
+		r.add(Finding{Code: "kube-proxy-orphan-rules", Severity: Warning, Node: nd.name,
+			Message:  fmt.Sprintf("%s's kube-proxy rules still translate %d addresses no Service has: %s", nd.name, len(orphans), listSome(orphans, 5)),
+			Evidence: orphanEv,
+			Fix:      "check kube-proxy on " + nd.name + ": its rules lag the API (deleted Services)"})
+	}
+}
+
+// serviceAnswers reports whether some Service answers on an address and port (as an
+// external or load-balancer IP too).
+func (r *run) serviceAnswers(k svcKey) bool {
+	for _, sip := range r.c.ServicesByIP(k.addr) {
+		for _, sp := range sip.Service.Spec.Ports {
+			if int(sp.Port) == k.port && lower(sp.Protocol) == k.proto {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// localOnly reports internalTrafficPolicy: Local.
+func localOnly(svc *model.Service) bool {
+	p := svc.Spec.InternalTrafficPolicy
+	return p != nil && *p == corev1.ServiceInternalTrafficPolicyLocal
+}
