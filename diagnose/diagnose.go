@@ -75,6 +75,18 @@ func Run(c *model.Cluster, opts Options) (*Report, error) {
 }
 
 func (r *run) add(f Finding) {
+	// The same object or line cited twice says nothing more.
+	out := f.Evidence[:0:0]
+	for _, e := range f.Evidence {
+		dup := false
+		for _, o := range out {
+			dup = dup || o == e
+		}
+		if !dup {
+			out = append(out, e)
+		}
+	}
+	f.Evidence = out
 	r.mu.Lock()
 	r.findings = append(r.findings, f)
 	r.mu.Unlock()

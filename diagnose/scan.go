@@ -88,6 +88,9 @@ func (r *run) scanNode(name string) (*nodeInfo, error) {
 	if err := r.checkIPTables(nd); err != nil {
 		return nil, err
 	}
+	if err := r.checkNFTFirewall(nd); err != nil {
+		return nil, err
+	}
 	r.checkRoutes(nd)
 	r.checkBlackholes(nd)
 	r.checkPods(nd)
