@@ -25,6 +25,8 @@ type NetNS struct {
 	// nft is what nft.json holds: its native tables run at the hooks with iptables'
 	// (hooks.go); nil without nft.json.
 	nft *nftState
+	// ipvs is what ipvs.txt holds: IPVS's stages run among the hooks (ipvs.go).
+	ipvs *ipvsState
 
 	// GoOn makes a drop, reject or undecidable step a Blocker of the outcome, after which
 	// the packet goes on as if it had been allowed: a trace then shows every blocker on
@@ -104,6 +106,9 @@ func newNetNS(ns *model.NetNS, cache *ruleCache) (*NetNS, error) {
 		if e.Sets, err = ipset.Parse(f); err != nil {
 			return nil, err
 		}
+	}
+	if e.ipvs, err = loadIPVS(ns); err != nil { // IPVS (ipvs.go)
+		return nil, err
 	}
 	if f := ns.RuleFiles[model.NFTables]; f != nil {
 		if e.nft, err = loadNFT(f, cache, incompatibleTables(ns)); err != nil {
@@ -287,6 +292,9 @@ func (e *NetNS) hook(name string, o Outcome) []Outcome {
 		if e.block(&o, Unknown, "", fmt.Sprintf("%s/nft.json has bridge-family tables (%s) with base chains, which netsim does not evaluate: the bridged packet's way cannot be decided", e.State.Dir, strings.Join(e.nft.bridge, ", "))) {
 			return []Outcome{o}
 		}
+	}
+	if outs, ok := e.ipvsHook(name, o); ok { // IPVS's stages among the chains (ipvs.go)
+		return outs
 	}
 	rs := e.rules(o.Packet)
 	if chains := e.nftChains(name, o.Packet.Is6()); len(chains) > 0 || e.nft != nil && e.natCore(nil, o.Packet.Is6()) {
