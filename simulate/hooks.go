@@ -363,7 +363,7 @@ func (e *NetNS) nftResults(hook string, c *nft.Chain, o Outcome) []Outcome {
 			e.block(&n, Rejected, r.RejectWith, "rejected by "+where+" at "+hook)
 		case nft.Unknown:
 			if u := r.UnknownRule; u != nil {
-				n.Steps = append(n.Steps, Step{What: "nftables " + u.Chain.Table.Key() + "/" + u.Chain.Name, Action: "unknown", Pos: u.Pos, Text: u.Text, Note: r.Why, Packet: r.Packet})
+				n.Steps = append(n.Steps, Step{What: "nftables " + u.Chain.Table.Key() + "/" + u.Chain.Name, Action: "unknown", Pos: u.Pos, Text: u.Text(), Note: r.Why, Packet: r.Packet})
 			}
 			e.block(&n, Unknown, "", r.Why)
 		}
@@ -380,16 +380,16 @@ func nftSteps(steps []nft.Step) []Step {
 		// kube-proxy's nftables mode sends a Service without endpoints to its reject chain
 		// through the no-endpoint maps, whose element names the Service: say so at the
 		// reject, in the words of its iptables mode.
-		if s.Rule != nil && s.Comment != "" && strings.Contains(s.Rule.Text, "@no-endpoint-") {
+		if s.Rule != nil && s.Comment != "" && strings.Contains(s.Rule.Text(), "@no-endpoint-") {
 			noEndpoints = s.Comment
 		}
 		if s.Action == "reject" && noEndpoints != "" {
 			st.Note = fmt.Sprintf("--comment %q (an element of kube-proxy's no-endpoint map)", noEndpoints+" has no endpoints")
 		}
 		if s.Rule != nil {
-			st.Pos, st.Text = s.Rule.Pos, s.Rule.Text
+			st.Pos, st.Text = s.Rule.Pos, s.Rule.Text()
 		} else {
-			st.Pos, st.Text = s.Chain.Pos, s.Chain.Text
+			st.Pos, st.Text = s.Chain.Pos, s.Chain.Text()
 		}
 		out = append(out, st)
 	}

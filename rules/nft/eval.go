@@ -196,6 +196,10 @@ func (w *walker) rule(st *state, r *Rule, i int) (res []Result, done bool) {
 				}
 				return res, done
 			}
+			w.budget -= len(groups)
+			if w.budget <= 0 {
+				return w.unknown(st, r, fmt.Sprintf("more than %d ways through table %s", maxPaths, r.Chain.Table.Key())), true
+			}
 			var out []Result
 			for _, g := range groups {
 				b := st.clone()

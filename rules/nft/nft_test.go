@@ -173,7 +173,7 @@ func TestExpressions(t *testing.T) {
 			}
 			got := strings.Join(summary(alone(r, c.p)), " | ")
 			if got != c.want {
-				t.Errorf("rule %s\n got %s\nwant %s", r.Text, got, c.want)
+				t.Errorf("rule %s\n got %s\nwant %s", r.Text(), got, c.want)
 			}
 		})
 	}
@@ -198,7 +198,7 @@ func TestInetFamily(t *testing.T) {
 	} {
 		r := findRule(rs, "inet x", c.handle)
 		if got := strings.Join(summary(alone(r, c.p)), " | "); got != c.want {
-			t.Errorf("rule %s on %v: got %s, want %s", r.Text, c.p, got, c.want)
+			t.Errorf("rule %s on %v: got %s, want %s", r.Text(), c.p, got, c.want)
 		}
 	}
 }
@@ -215,7 +215,7 @@ func TestRender(t *testing.T) {
 		38: "dnat to tcp dport map { 80 : 10.1.0.11 } # handle 38",
 		27: `ip saddr @s1 log prefix "x" drop # handle 27`,
 	} {
-		if got := findRule(rs, "ip t", handle).Text; got != want {
+		if got := findRule(rs, "ip t", handle).Text(); got != want {
 			t.Errorf("rule %d: got %q, want %q", handle, got, want)
 		}
 	}
@@ -223,8 +223,8 @@ func TestRender(t *testing.T) {
 		t.Errorf("position %q", got)
 	}
 	pre := rs.Tables[0].Chains["pre"]
-	if want := "chain pre { type nat hook prerouting priority dstnat; policy accept; } # handle 5"; pre.Text != want {
-		t.Errorf("chain: %q", pre.Text)
+	if want := "chain pre { type nat hook prerouting priority dstnat; policy accept; } # handle 5"; pre.Text() != want {
+		t.Errorf("chain: %q", pre.Text())
 	}
 }
 

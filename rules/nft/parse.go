@@ -2,84 +2,41 @@ package nft
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
-	"sort"
 	"strings"
-
-	jsonv2 "github.com/go-json-experiment/json"
-	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/netsim/netsim/model/source"
 )
 
-var decodeOpts = jsonv2.JoinOptions(jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true))
-
 // entry is one element of the top-level "nftables" array, with where it starts.
 type entry struct {
 	kind string
-	body map[string]any
+	body jv
 	pos  source.Pos
 }
 
 // Parse reads `nft -j list ruleset` output. Every object is cited by the line it starts
 // on and its 1-based place in the "nftables" array (nft prints the whole array on one
-// line; a pretty-printed dump gets real lines).
+// line; a pretty-printed dump gets real lines). Objects are decoded as they are read (nft
+// lists a table's sets and chains before its rules); a rule that names something listed
+// after it is decoded again at the end.
 func Parse(f *source.File) (*Ruleset, error) {
 	rs := &Ruleset{File: f}
-	entries, err := split(f)
-	if err != nil {
-		return nil, err
-	}
-	tables := map[string]*Table{}
+	tables := map[[2]string]*Table{}
 	get := func(e entry) (*Table, error) {
 		fam, name := strField(e.body, "family"), strField(e.body, "table")
-		t := tables[fam+" "+name]
+		t := tables[[2]string{fam, name}]
 		if t == nil {
 			return nil, source.Errorf(e.pos, "%s refers to table %s %s, which the dump does not list before it", e.kind, fam, name)
 		}
 		return t, nil
 	}
-	// Tables, chains and sets first: rules refer to them.
-	for _, e := range entries {
-		switch e.kind {
-		case "metainfo":
-			rs.Version = strField(e.body, "version")
-		case "table":
-			t := &Table{Family: strField(e.body, "family"), Name: strField(e.body, "name"), Handle: intField(e.body, "handle"),
-				Pos: e.pos, Chains: map[string]*Chain{}, Sets: map[string]*Set{}}
-			if t.Family == "" || t.Name == "" {
-				return nil, source.Errorf(e.pos, "table: want a family and a name")
-			}
-			tables[t.Key()] = t
-			rs.Tables = append(rs.Tables, t)
-		case "chain":
-			t, err := get(e)
-			if err != nil {
-				return nil, err
-			}
-			c, err := decodeChain(t, e)
-			if err != nil {
-				return nil, err
-			}
-			t.Chains[c.Name] = c
-			t.Order = append(t.Order, c)
-		case "set", "map":
-			t, err := get(e)
-			if err != nil {
-				return nil, err
-			}
-			s, err := decodeSet(t, e)
-			if err != nil {
-				return nil, err
-			}
-			t.Sets[s.Name] = s
-		}
+	type later struct {
+		e    entry
+		slot **Rule
 	}
-	for _, e := range entries {
-		if e.kind != "rule" {
-			continue
-		}
+	var deferred []later
+	rule := func(e entry) (*Rule, error) {
 		t, err := get(e)
 		if err != nil {
 			return nil, err
@@ -88,11 +45,77 @@ func Parse(f *source.File) (*Ruleset, error) {
 		if c == nil {
 			return nil, source.Errorf(e.pos, "rule refers to chain %q, which table %s does not have", strField(e.body, "chain"), t.Key())
 		}
-		r, err := decodeRule(c, e)
+		return decodeRule(c, e)
+	}
+	err := split(f, func(e entry) error {
+		switch e.kind {
+		case "metainfo":
+			rs.Version = strField(e.body, "version")
+		case "table":
+			t := &Table{Family: strField(e.body, "family"), Name: strField(e.body, "name"), Handle: intField(e.body, "handle"),
+				Pos: e.pos, Chains: map[string]*Chain{}, Sets: map[string]*Set{}}
+			if t.Family == "" || t.Name == "" {
+				return source.Errorf(e.pos, "table: want a family and a name")
+			}
+			tables[[2]string{t.Family, t.Name}] = t
+			rs.Tables = append(rs.Tables, t)
+		case "chain":
+			t, err := get(e)
+			if err != nil {
+				return err
+			}
+			c, err := decodeChain(t, e)
+			if err != nil {
+				return err
+			}
+			if t.Chains[c.Name] == nil {
+				t.Order = append(t.Order, c)
+			}
+			t.Chains[c.Name] = c
+		case "set", "map":
+			t, err := get(e)
+			if err != nil {
+				return err
+			}
+			s, err := decodeSet(t, e)
+			if err != nil {
+				return err
+			}
+			t.Sets[s.Name] = s
+		case "rule":
+			r, err := rule(e)
+			if err == nil {
+				r.Chain.Rules = append(r.Chain.Rules, r)
+				return nil
+			}
+			// Perhaps it names a set or chain listed later: keep its place.
+			t, terr := get(e)
+			if terr != nil {
+				return terr
+			}
+			c := t.Chains[strField(e.body, "chain")]
+			if c == nil {
+				deferred = append(deferred, later{e: e})
+				return nil
+			}
+			c.Rules = append(c.Rules, nil)
+			deferred = append(deferred, later{e: e, slot: &c.Rules[len(c.Rules)-1]})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range deferred {
+		r, err := rule(d.e)
 		if err != nil {
 			return nil, err
 		}
-		c.Rules = append(c.Rules, r)
+		if d.slot != nil {
+			*d.slot = r
+		} else {
+			r.Chain.Rules = append(r.Chain.Rules, r)
+		}
 	}
 	for _, t := range rs.Tables {
 		for _, c := range t.Order {
@@ -118,92 +141,116 @@ func Parse(f *source.File) (*Ruleset, error) {
 }
 
 // split cuts the "nftables" array into its objects, each with its position.
-func split(f *source.File) ([]entry, error) {
-	dec := jsontext.NewDecoder(bytes.NewReader(f.Data), decodeOpts)
+func split(f *source.File, each func(entry) error) error {
+	p := &jparser{data: f.Data}
 	bad := func(err error) error {
-		var se *jsontext.SyntacticError
-		off := dec.InputOffset()
-		if errors.As(err, &se) {
-			off = se.ByteOffset
+		off := p.i
+		if se, ok := err.(*syntaxError); ok {
+			off = se.off
 		}
-		return source.Errorf(f.PosAt(off), "not `nft -j list ruleset` output: %v", err)
+		return source.Errorf(f.PosAt(int64(off)), "not `nft -j list ruleset` output: %v", err)
 	}
-	tok, err := dec.ReadToken()
-	if err != nil {
-		return nil, bad(err)
+	p.space()
+	if p.i >= len(p.data) || p.data[p.i] != '{' {
+		return source.Errorf(f.Pos(1), "not `nft -j list ruleset` output: want an object {\"nftables\": [...]}")
 	}
-	if tok.Kind() != '{' {
-		return nil, source.Errorf(f.Pos(1), "not `nft -j list ruleset` output: want an object {\"nftables\": [...]}")
-	}
-	var out []entry
+	p.i++
 	found := false
-	for dec.PeekKind() != '}' {
-		tok, err := dec.ReadToken()
+	for {
+		p.space()
+		if p.i < len(p.data) && p.data[p.i] == '}' {
+			break
+		}
+		if p.i >= len(p.data) || p.data[p.i] != '"' {
+			return bad(p.errf("want a member name"))
+		}
+		key, err := p.string()
 		if err != nil {
-			return nil, bad(err)
+			return bad(err)
 		}
-		if tok.String() != "nftables" {
-			if err := dec.SkipValue(); err != nil {
-				return nil, bad(err)
-			}
-			continue
+		p.space()
+		if p.i >= len(p.data) || p.data[p.i] != ':' {
+			return bad(p.errf("want ':'"))
 		}
-		found = true
-		if tok, err = dec.ReadToken(); err != nil || tok.Kind() != '[' {
-			if err == nil {
-				err = fmt.Errorf("want an array after \"nftables\"")
+		p.i++
+		p.space()
+		if key != "nftables" {
+			if _, err := p.value(1); err != nil {
+				return bad(err)
 			}
-			return nil, bad(err)
-		}
-		for n := 1; dec.PeekKind() != ']'; n++ {
-			raw, err := dec.ReadValue()
-			if err != nil {
-				return nil, bad(err)
+		} else {
+			found = true
+			if p.i >= len(p.data) || p.data[p.i] != '[' {
+				return bad(p.errf("want an array after \"nftables\""))
 			}
-			start := dec.InputOffset() - int64(len(raw))
-			pos := f.PosAt(start)
-			pos.Entry = n
-			var obj map[string]any
-			if err := jsonv2.Unmarshal(raw, &obj, decodeOpts); err != nil || len(obj) != 1 {
-				return nil, source.Errorf(pos, "want an object with one key (table, chain, rule, set, map, ...)")
-			}
-			for k, v := range obj {
-				body, _ := v.(map[string]any)
-				if body == nil {
-					return nil, source.Errorf(pos, "%s: want an object", k)
+			p.i++
+			for n := 1; ; n++ {
+				p.space()
+				if p.i < len(p.data) && p.data[p.i] == ']' {
+					p.i++
+					break
 				}
-				out = append(out, entry{kind: k, body: body, pos: pos})
+				// Cite the line of the object's key ("rule": ...), which a pretty-printed
+				// dump puts on the line after the brace.
+				at := p.i
+				if q := bytes.IndexByte(p.data[at:], '"'); q >= 0 {
+					at += q
+				}
+				pos := f.PosAt(int64(at))
+				pos.Entry = n
+				v, err := p.value(1)
+				if err != nil {
+					return bad(err)
+				}
+				kind, body, ok := v.single()
+				if !ok {
+					return source.Errorf(pos, "want an object with one key (table, chain, rule, set, map, ...)")
+				}
+				if body.k != 'o' {
+					return source.Errorf(pos, "%s: want an object", kind)
+				}
+				if err := each(entry{kind: kind, body: body, pos: pos}); err != nil {
+					return err
+				}
+				p.space()
+				if p.i < len(p.data) && p.data[p.i] == ',' {
+					p.i++
+				}
 			}
 		}
-		if _, err := dec.ReadToken(); err != nil {
-			return nil, bad(err)
+		p.space()
+		if p.i < len(p.data) && p.data[p.i] == ',' {
+			p.i++
 		}
 	}
 	if !found {
-		return nil, source.Errorf(f.Pos(1), "not `nft -j list ruleset` output: no \"nftables\" array")
+		return source.Errorf(f.Pos(1), "not `nft -j list ruleset` output: no \"nftables\" array")
 	}
-	return out, nil
+	return nil
 }
 
-func strField(m map[string]any, k string) string {
-	s, _ := m[k].(string)
+func strField(m jv, k string) string {
+	s, _ := m.get(k).str()
 	return s
 }
 
-func intField(m map[string]any, k string) int {
-	f, _ := m[k].(float64)
+func intField(m jv, k string) int {
+	f, _ := m.get(k).float()
+	if f < -1e9 || f > 1e9 {
+		return 0
+	}
 	return int(f)
 }
 
 // strList reads a field that nft prints as a string or a list of strings.
-func strList(x any) []string {
-	switch x := x.(type) {
-	case string:
-		return []string{x}
-	case []any:
+func strList(x jv) []string {
+	switch x.k {
+	case 's':
+		return []string{x.s}
+	case 'a':
 		var out []string
-		for _, e := range x {
-			if s, ok := e.(string); ok {
+		for _, e := range x.els {
+			if s, ok := e.str(); ok {
 				out = append(out, s)
 			}
 		}
@@ -220,12 +267,16 @@ func decodeChain(t *Table, e entry) (*Chain, error) {
 	if c.Name == "" {
 		return nil, source.Errorf(e.pos, "chain: want a name")
 	}
-	switch p := e.body["prio"].(type) {
-	case float64:
-		c.Prio = int(p)
-	case string:
+	switch prio := e.body.get("prio"); prio.k {
+	case 'n':
+		c.Prio = intField(e.body, "prio")
+	case 's':
 		// Older nft versions print symbolic priorities with an offset: "dstnat - 10".
+		p := prio.s
 		f := strings.Fields(p)
+		if len(f) == 0 {
+			return nil, source.Errorf(e.pos, "chain %s: empty priority", c.Name)
+		}
 		base, ok := prioNames[f[0]]
 		if !ok {
 			return nil, source.Errorf(e.pos, "chain %s: unknown priority %q", c.Name, p)
@@ -240,33 +291,31 @@ func decodeChain(t *Table, e entry) (*Chain, error) {
 		}
 		c.Prio = base
 	}
-	c.Device = strList(e.body["dev"])
+	c.Device = strList(e.body.get("dev"))
 	if c.Hook != "" && c.Policy == "" {
 		c.Policy = "accept"
 	}
-	c.Text = renderChain(c)
 	return c, nil
 }
 
 func decodeSet(t *Table, e entry) (*Set, error) {
-	s := &Set{Table: t, Name: strField(e.body, "name"), Handle: intField(e.body, "handle"), Pos: e.pos, Flags: strList(e.body["flags"])}
+	s := &Set{Table: t, Name: strField(e.body, "name"), Handle: intField(e.body, "handle"), Pos: e.pos, Flags: strList(e.body.get("flags"))}
 	fail := func(format string, args ...any) error {
 		return source.Errorf(e.pos, "%s %s in %s: %s", e.kind, s.Name, t.Key(), fmt.Sprintf(format, args...))
 	}
 	var err error
-	if s.Key, err = setTypes(e.body["type"], e.body["typeof"], t); err != nil {
+	if s.Key, err = setTypes(e.body.get("type"), e.body.get("typeof"), t); err != nil {
 		return nil, fail("%v", err)
 	}
-	if m, ok := e.body["map"]; ok {
+	if m := e.body.get("map"); m.k != 0 {
 		s.IsMap = true
 		if names := typeNames(m); len(names) == 1 && names[0] == "verdict" {
 			s.Verdict = true
-		} else if s.Data, err = setTypes(m, nil, t); err != nil {
+		} else if s.Data, err = setTypes(m, jv{}, t); err != nil {
 			return nil, fail("map data: %v", err)
 		}
 	}
-	elems, _ := e.body["elem"].([]any)
-	if err := s.addElems(elems); err != nil {
+	if err := s.addElems(e.body.get("elem").els); err != nil {
 		return nil, fail("%v", err)
 	}
 	s.build()
@@ -274,7 +323,7 @@ func decodeSet(t *Table, e entry) (*Set, error) {
 }
 
 // typeNames splits "ipv4_addr . inet_service" and ["ipv4_addr", "inet_service"].
-func typeNames(x any) []string {
+func typeNames(x jv) []string {
 	var out []string
 	for _, s := range strList(x) {
 		for _, p := range strings.Split(s, " . ") {
@@ -284,8 +333,8 @@ func typeNames(x any) []string {
 	return out
 }
 
-func setTypes(typ, typeOf any, t *Table) ([]dtype, error) {
-	if typ == nil && typeOf != nil {
+func setTypes(typ, typeOf jv, t *Table) ([]dtype, error) {
+	if typ.k == 0 && typeOf.k != 0 {
 		e, err := decodeExpr(typeOf, t, tUnknown)
 		if err != nil {
 			return nil, fmt.Errorf("typeof: %v", err)
@@ -307,13 +356,13 @@ func setTypes(typ, typeOf any, t *Table) ([]dtype, error) {
 }
 
 // addElems decodes a set's or map's elements (a map's as [key, data] pairs).
-func (s *Set) addElems(elems []any) error {
+func (s *Set) addElems(elems []jv) error {
 	for _, x := range elems {
 		var el Elem
 		key := x
 		if s.IsMap {
-			pair, ok := x.([]any)
-			if !ok || len(pair) != 2 {
+			pair := x.els
+			if x.k != 'a' || len(pair) != 2 {
 				return fmt.Errorf("map element: want [key, data], got %s", describe(x))
 			}
 			key = pair[0]
@@ -343,20 +392,18 @@ func (s *Set) addElems(elems []any) error {
 
 // decodeKey decodes an element key (or a literal compared with a concatenation): one
 // value or interval per component.
-func decodeKey(x any, types []dtype) (lo, hi []Value, comment string, err error) {
-	if m, ok := x.(map[string]any); ok {
-		if el, ok := m["elem"].(map[string]any); ok {
-			comment = strField(el, "comment")
-			x = el["val"]
-		}
+func decodeKey(x jv, types []dtype) (lo, hi []Value, comment string, err error) {
+	if el := x.get("elem"); el.k == 'o' {
+		comment = strField(el, "comment")
+		x = el.get("val")
 	}
-	parts := []any{x}
-	if m, ok := x.(map[string]any); ok && len(types) > 1 {
-		c, ok := m["concat"].([]any)
-		if !ok {
+	parts := []jv{x}
+	if len(types) > 1 {
+		c := x.get("concat")
+		if c.k != 'a' {
 			return nil, nil, "", fmt.Errorf("want a concatenation of %d values, got %s", len(types), describe(x))
 		}
-		parts = c
+		parts = c.els
 	}
 	if len(parts) != len(types) {
 		return nil, nil, "", fmt.Errorf("want %d concatenated values, got %d", len(types), len(parts))
@@ -371,26 +418,25 @@ func decodeKey(x any, types []dtype) (lo, hi []Value, comment string, err error)
 }
 
 // decodeInterval decodes a value, a prefix, a range, or a list of bitmask names.
-func decodeInterval(x any, t dtype) (lo, hi Value, err error) {
-	switch x := x.(type) {
-	case map[string]any:
-		if p, ok := x["prefix"].(map[string]any); ok {
-			a, err := parseScalar(p["addr"], t)
+func decodeInterval(x jv, t dtype) (lo, hi Value, err error) {
+	switch x.k {
+	case 'o':
+		if p := x.get("prefix"); p.k == 'o' {
+			a, err := parseScalar(p.get("addr"), t)
 			if err != nil || a.Kind != vAddr {
 				return lo, hi, fmt.Errorf("prefix: want an address")
 			}
-			bits, _ := p["len"].(float64)
-			pfx, err := a.Addr.Prefix(int(bits))
+			pfx, err := a.Addr.Prefix(intField(p, "len"))
 			if err != nil {
 				return lo, hi, fmt.Errorf("prefix: %v", err)
 			}
 			return addr(pfx.Addr()), addr(lastAddr(pfx)), nil
 		}
-		if r, ok := x["range"].([]any); ok && len(r) == 2 {
-			if lo, err = parseScalar(r[0], t); err != nil {
+		if r := x.get("range"); r.k == 'a' && len(r.els) == 2 {
+			if lo, err = parseScalar(r.els[0], t); err != nil {
 				return lo, hi, err
 			}
-			if hi, err = parseScalar(r[1], t); err != nil {
+			if hi, err = parseScalar(r.els[1], t); err != nil {
 				return lo, hi, err
 			}
 			if lo.Kind != hi.Kind || cmp(lo, hi) > 0 {
@@ -399,9 +445,9 @@ func decodeInterval(x any, t dtype) (lo, hi Value, err error) {
 			return lo, hi, nil
 		}
 		return lo, hi, fmt.Errorf("want a value, prefix or range, got %s", describe(x))
-	case []any:
+	case 'a':
 		var bits uint64
-		for _, n := range x {
+		for _, n := range x.els {
 			v, err := parseScalar(n, t)
 			if err != nil {
 				return lo, hi, err
@@ -414,36 +460,34 @@ func decodeInterval(x any, t dtype) (lo, hi Value, err error) {
 	return v, v, err
 }
 
-func decodeVerdict(x any) (Verdict, error) {
-	m, ok := x.(map[string]any)
-	if !ok || len(m) != 1 {
+func decodeVerdict(x jv) (Verdict, error) {
+	k, v, ok := x.single()
+	if !ok {
 		return Verdict{}, fmt.Errorf("want a verdict, got %s", describe(x))
 	}
-	for k, v := range m {
-		for i, name := range verdictNames {
-			if k != name {
-				continue
-			}
-			vd := Verdict{Kind: VerdictKind(i)}
-			if vd.Kind == VJump || vd.Kind == VGoto {
-				body, _ := v.(map[string]any)
-				vd.Chain = strField(body, "target")
-				if vd.Chain == "" {
-					return vd, fmt.Errorf("%s: want a target", k)
-				}
-			}
-			return vd, nil
+	for i, name := range verdictNames {
+		if k != name {
+			continue
 		}
+		vd := Verdict{Kind: VerdictKind(i)}
+		if vd.Kind == VJump || vd.Kind == VGoto {
+			vd.Chain = strField(v, "target")
+			if vd.Chain == "" {
+				return vd, fmt.Errorf("%s: want a target", k)
+			}
+		}
+		return vd, nil
 	}
 	return Verdict{}, fmt.Errorf("want a verdict, got %s", describe(x))
 }
 
 func decodeRule(c *Chain, e entry) (*Rule, error) {
 	r := &Rule{Chain: c, Handle: intField(e.body, "handle"), Comment: strField(e.body, "comment"), Pos: e.pos}
-	exprs, ok := e.body["expr"].([]any)
-	if !ok {
+	exprs := e.body.get("expr").els
+	if e.body.get("expr").k != 'a' {
 		return nil, source.Errorf(e.pos, "rule %d in %s/%s: want \"expr\": [...]", r.Handle, c.Table.Key(), c.Name)
 	}
+	r.ops = make([]op, 0, len(exprs))
 	for i, x := range exprs {
 		o, err := decodeOp(x, c.Table)
 		if err != nil {
@@ -451,16 +495,5 @@ func decodeRule(c *Chain, e entry) (*Rule, error) {
 		}
 		r.ops = append(r.ops, o)
 	}
-	r.Text = renderRule(r)
 	return r, nil
-}
-
-// sortedKeys is for deterministic messages.
-func sortedKeys(m map[string]any) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }

@@ -169,7 +169,7 @@ func (o *mangleOp) String() string {
 }
 
 // renderStmt renders the statements that only need a short form.
-func renderStmt(kind string, m map[string]any) string {
+func renderStmt(kind string, m jv) string {
 	switch kind {
 	case "counter":
 		return "counter"

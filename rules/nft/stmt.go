@@ -74,67 +74,57 @@ type maybeOp struct{ text, why string }
 // unknownOp is what netsim cannot evaluate: xt, tproxy, synproxy, ...
 type unknownOp struct{ text, why string }
 
-func decodeOp(x any, t *Table) (op, error) {
-	m, ok := x.(map[string]any)
-	if !ok || len(m) != 1 {
+func decodeOp(x jv, t *Table) (op, error) {
+	kind, body, ok := x.single()
+	if !ok {
 		return nil, fmt.Errorf("want an object with one key, got %s", describe(x))
 	}
-	var kind string
-	var body any
-	for k, v := range m {
-		kind, body = k, v
-	}
-	bm, _ := body.(map[string]any)
+	bm := body
 	switch kind {
 	case "match":
-		if bm == nil {
+		if bm.k != 'o' {
 			return nil, fmt.Errorf("match: want an object")
 		}
 		return decodeMatch(bm, t)
 	case "accept", "drop", "continue", "return", "jump", "goto":
-		v, err := decodeVerdict(m)
+		v, err := decodeVerdict(x)
 		return &verdictOp{v}, err
 	case "queue":
 		return &verdictOp{Verdict{Kind: VQueue}}, nil
 	case "vmap":
-		if bm == nil {
+		if bm.k != 'o' {
 			return nil, fmt.Errorf("vmap: want an object")
 		}
-		key, err := decodeKeyExpr(bm["key"], t)
+		key, err := decodeKeyExpr(bm.get("key"), t)
 		if err != nil {
 			return nil, fmt.Errorf("vmap key: %v", err)
 		}
-		s, err := setRef(bm["data"], t, keyTypes(key), true, nil)
+		s, err := setRef(bm.get("data"), t, keyTypes(key), true, nil)
 		if err != nil {
 			return nil, fmt.Errorf("vmap: %v", err)
 		}
 		return &vmapOp{key: key, set: s}, nil
 	case "reject":
-		r := &rejectOp{}
-		if bm != nil {
-			r.typ, r.code = strField(bm, "type"), strField(bm, "expr")
-		}
-		return r, nil
+		return &rejectOp{typ: strField(bm, "type"), code: strField(bm, "expr")}, nil
 	case "dnat", "snat", "masquerade", "redirect":
 		return decodeNAT(kind, bm, t)
 	case "mangle":
 		return decodeMangle(bm, t)
 	case "notrack":
 		return &notrackOp{}, nil
-	case "counter", "log", "set", "dup", "flow", "ct helper", "ct timeout", "ct expectation", "secmark", "synproxy_", "comment", "objref":
+	case "counter", "log", "set", "dup", "flow", "ct helper", "ct timeout", "ct expectation", "secmark", "comment", "objref":
 		return &passOp{text: renderStmt(kind, bm)}, nil
 	case "limit", "quota", "meter", "ct count", "last":
 		return &maybeOp{text: renderStmt(kind, bm), why: kind + ": whether the packet passes depends on the traffic before it"}, nil
 	case "xt":
-		name := strField(bm, "name")
-		return &unknownOp{text: "xt " + strField(bm, "type") + " " + name,
+		return &unknownOp{text: "xt " + strField(bm, "type") + " " + strField(bm, "name"),
 			why: "an xt (iptables extension) expression: this table was written by iptables-nft, whose rules netsim reads from iptables-save"}, nil
 	}
 	return &unknownOp{text: kind, why: "nft statement " + kind + " is not evaluated by netsim"}, nil
 }
 
-func decodeMatch(m map[string]any, t *Table) (op, error) {
-	key, err := decodeKeyExpr(m["left"], t)
+func decodeMatch(m jv, t *Table) (op, error) {
+	key, err := decodeKeyExpr(m.get("left"), t)
 	if err != nil {
 		return nil, fmt.Errorf("match left: %v", err)
 	}
@@ -144,44 +134,36 @@ func decodeMatch(m map[string]any, t *Table) (op, error) {
 	default:
 		return nil, fmt.Errorf("match: unknown operator %q", opn)
 	}
+	right := m.get("right")
 	// `fib ... oif missing` compares with a boolean.
-	if f, ok := key[0].(*fibExpr); ok && len(key) == 1 {
-		if _, isBool := m["right"].(bool); isBool {
-			f.exists = true
-		}
+	if f, ok := key[0].(*fibExpr); ok && len(key) == 1 && (right.k == 't' || right.k == 'f') {
+		f.exists = true
 	}
 	types := keyTypes(key)
 	mo := &matchOp{key: key, op: opn, pat: pattern{types: types}}
-	switch r := m["right"].(type) {
-	case string:
-		if strings.HasPrefix(r, "@") {
-			s, err := setRef(r, t, types, false, nil)
-			if err != nil {
-				return nil, err
-			}
-			mo.pat.set = s
-			return mo, nil
+	set := func(x jv) (op, error) {
+		s, err := setRef(x, t, types, false, nil)
+		if err != nil {
+			return nil, err
 		}
-	case map[string]any:
-		if _, ok := r["set"]; ok {
-			s, err := setRef(r, t, types, false, nil)
-			if err != nil {
-				return nil, err
-			}
-			mo.pat.set = s
-			return mo, nil
+		mo.pat.set = s
+		return mo, nil
+	}
+	switch right.k {
+	case 's':
+		if strings.HasPrefix(right.s, "@") {
+			return set(right)
 		}
-	case []any:
+	case 'o':
+		if right.get("set").k != 0 {
+			return set(right)
+		}
+	case 'a':
 		if len(types) != 1 || !types[0].bitmask() {
-			s, err := setRef(map[string]any{"set": r}, t, types, false, nil)
-			if err != nil {
-				return nil, err
-			}
-			mo.pat.set = s
-			return mo, nil
+			return set(jv{k: 'o', els: []jv{{k: 's', s: "set"}, right}})
 		}
 	}
-	lo, hi, _, err := decodeKey(m["right"], types)
+	lo, hi, _, err := decodeKey(right, types)
 	if err != nil {
 		return nil, fmt.Errorf("match right: %v", err)
 	}
@@ -190,30 +172,30 @@ func decodeMatch(m map[string]any, t *Table) (op, error) {
 }
 
 // setRef resolves "@name" or decodes an anonymous set (or map) written inline.
-func setRef(x any, t *Table, key []dtype, verdict bool, data []dtype) (*Set, error) {
-	switch x := x.(type) {
-	case string:
-		if !strings.HasPrefix(x, "@") {
+func setRef(x jv, t *Table, key []dtype, verdict bool, data []dtype) (*Set, error) {
+	switch x.k {
+	case 's':
+		if !strings.HasPrefix(x.s, "@") {
 			break
 		}
-		s := t.Sets[x[1:]]
+		s := t.Sets[x.s[1:]]
 		if s == nil {
-			return nil, fmt.Errorf("set %s is not in table %s", x, t.Key())
+			return nil, fmt.Errorf("set %s is not in table %s", x.s, t.Key())
 		}
 		if len(s.Key) != len(key) {
-			return nil, fmt.Errorf("set %s has %d key components, the lookup %d", x, len(s.Key), len(key))
+			return nil, fmt.Errorf("set %s has %d key components, the lookup %d", x.s, len(s.Key), len(key))
 		}
 		if verdict && !s.Verdict {
-			return nil, fmt.Errorf("%s is not a verdict map", x)
+			return nil, fmt.Errorf("%s is not a verdict map", x.s)
 		}
 		return s, nil
-	case map[string]any:
-		elems, ok := x["set"].([]any)
-		if !ok {
+	case 'o':
+		elems := x.get("set")
+		if elems.k != 'a' {
 			break
 		}
 		s := &Set{Table: t, Key: key, IsMap: verdict || data != nil, Verdict: verdict, Data: data}
-		if err := s.addElems(elems); err != nil {
+		if err := s.addElems(elems.els); err != nil {
 			return nil, err
 		}
 		s.build()
@@ -224,7 +206,7 @@ func setRef(x any, t *Table, key []dtype, verdict bool, data []dtype) (*Set, err
 
 // decodeKeyExpr decodes a lookup key or a match's left side: one expression, or the
 // parts of a concatenation.
-func decodeKeyExpr(x any, t *Table) ([]expr, error) {
+func decodeKeyExpr(x jv, t *Table) ([]expr, error) {
 	e, err := decodeExpr(x, t, tUnknown)
 	if err != nil {
 		return nil, err
@@ -236,10 +218,9 @@ func decodeKeyExpr(x any, t *Table) ([]expr, error) {
 }
 
 // decodeExpr decodes an expression; a literal takes the type want.
-func decodeExpr(x any, t *Table, want dtype) (expr, error) {
-	m, ok := x.(map[string]any)
-	if !ok {
-		if _, isList := x.([]any); isList {
+func decodeExpr(x jv, t *Table, want dtype) (expr, error) {
+	if x.k != 'o' {
+		if x.k == 'a' {
 			lo, _, err := decodeInterval(x, want)
 			return &constExpr{v: lo, t: want}, err
 		}
@@ -249,18 +230,13 @@ func decodeExpr(x any, t *Table, want dtype) (expr, error) {
 		}
 		return &constExpr{v: v, t: want}, nil
 	}
-	if len(m) != 1 {
-		return nil, fmt.Errorf("want an expression object with one key, got %d keys", len(m))
+	kind, bm, ok := x.single()
+	if !ok {
+		return nil, fmt.Errorf("want an expression object with one key, got %d keys", len(x.els)/2)
 	}
-	var kind string
-	var body any
-	for k, v := range m {
-		kind, body = k, v
-	}
-	bm, _ := body.(map[string]any)
 	switch kind {
 	case "payload":
-		if bm == nil {
+		if bm.k != 'o' {
 			return nil, fmt.Errorf("payload: want an object")
 		}
 		if base := strField(bm, "base"); base != "" {
@@ -283,16 +259,16 @@ func decodeExpr(x any, t *Table, want dtype) (expr, error) {
 		}
 		return &ctExpr{key: key, dir: strField(bm, "dir")}, nil
 	case "fib":
-		return &fibExpr{result: strField(bm, "result"), flags: strList(bm["flags"])}, nil
+		return &fibExpr{result: strField(bm, "result"), flags: strList(bm.get("flags"))}, nil
 	case "numgen":
-		return &hashExpr{kind: "numgen", mode: strField(bm, "mode"), mod: uint64(intField(bm, "mod")), offset: uint64(intField(bm, "offset"))}, nil
+		return &hashExpr{kind: "numgen", mode: strField(bm, "mode"), mod: uint64(max(0, intField(bm, "mod"))), offset: uint64(max(0, intField(bm, "offset")))}, nil
 	case "jhash", "symhash":
-		h := &hashExpr{kind: kind, mod: uint64(intField(bm, "mod")), offset: uint64(intField(bm, "offset"))}
-		if s, ok := bm["seed"].(float64); ok {
-			h.seed, h.seeded = uint64(s), true
+		h := &hashExpr{kind: kind, mod: uint64(max(0, intField(bm, "mod"))), offset: uint64(max(0, intField(bm, "offset")))}
+		if bm.get("seed").k == 'n' {
+			h.seed, h.seeded = uint64(max(0, intField(bm, "seed"))), true
 		}
-		if bm["expr"] != nil {
-			of, err := decodeExpr(bm["expr"], t, tUnknown)
+		if in := bm.get("expr"); in.k != 0 {
+			of, err := decodeExpr(in, t, tUnknown)
 			if err != nil {
 				return nil, fmt.Errorf("jhash: %v", err)
 			}
@@ -300,11 +276,10 @@ func decodeExpr(x any, t *Table, want dtype) (expr, error) {
 		}
 		return h, nil
 	case "&", "|", "^", "<<", ">>":
-		args, _ := body.([]any)
-		if len(args) != 2 {
+		if bm.k != 'a' || len(bm.els) != 2 {
 			return nil, fmt.Errorf("%s: want two operands", kind)
 		}
-		l, err := decodeExpr(args[0], t, want)
+		l, err := decodeExpr(bm.els[0], t, want)
 		if err != nil {
 			return nil, err
 		}
@@ -312,18 +287,17 @@ func decodeExpr(x any, t *Table, want dtype) (expr, error) {
 		if kind == "<<" || kind == ">>" {
 			rt = tInteger
 		}
-		lo, _, err := decodeInterval(args[1], rt)
+		lo, _, err := decodeInterval(bm.els[1], rt)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %v", kind, err)
 		}
 		return &binopExpr{op: kind, left: l, right: lo}, nil
 	case "concat":
-		parts, _ := body.([]any)
-		if len(parts) == 0 {
+		if bm.k != 'a' || len(bm.els) == 0 {
 			return nil, fmt.Errorf("concat: want expressions")
 		}
 		c := &concatExpr{}
-		for _, p := range parts {
+		for _, p := range bm.els {
 			e, err := decodeExpr(p, t, tUnknown)
 			if err != nil {
 				return nil, err
@@ -332,20 +306,20 @@ func decodeExpr(x any, t *Table, want dtype) (expr, error) {
 		}
 		return c, nil
 	case "map":
-		if bm == nil {
+		if bm.k != 'o' {
 			return nil, fmt.Errorf("map: want an object")
 		}
-		key, err := decodeKeyExpr(bm["key"], t)
+		key, err := decodeKeyExpr(bm.get("key"), t)
 		if err != nil {
 			return nil, fmt.Errorf("map key: %v", err)
 		}
 		data := []dtype{want}
-		if ref, ok := bm["data"].(string); ok && strings.HasPrefix(ref, "@") {
+		if ref, ok := bm.get("data").str(); ok && strings.HasPrefix(ref, "@") {
 			if s := t.Sets[ref[1:]]; s != nil {
 				data = s.Data
 			}
 		}
-		s, err := setRef(bm["data"], t, keyTypes(key), false, data)
+		s, err := setRef(bm.get("data"), t, keyTypes(key), false, data)
 		if err != nil {
 			return nil, fmt.Errorf("map: %v", err)
 		}
@@ -359,13 +333,13 @@ func decodeExpr(x any, t *Table, want dtype) (expr, error) {
 	return &opaqueExpr{desc: kind}, nil
 }
 
-func decodeNAT(kind string, m map[string]any, t *Table) (op, error) {
+func decodeNAT(kind string, m jv, t *Table) (op, error) {
 	n := &natOp{kind: kind}
-	if m == nil {
+	if m.k != 'o' {
 		return n, nil
 	}
 	n.family = strField(m, "family")
-	n.flags = strList(m["flags"])
+	n.flags = strList(m.get("flags"))
 	at := tIPv4
 	if t.Family == "ip6" || n.family == "ip6" {
 		at = tIPv6
@@ -374,12 +348,12 @@ func decodeNAT(kind string, m map[string]any, t *Table) (op, error) {
 		at = tUnknown
 	}
 	var err error
-	if x, ok := m["addr"]; ok {
+	if x := m.get("addr"); x.k != 0 {
 		if n.addr, err = decodeNATArg(x, t, at); err != nil {
 			return nil, fmt.Errorf("%s addr: %v", kind, err)
 		}
 	}
-	if x, ok := m["port"]; ok {
+	if x := m.get("port"); x.k != 0 {
 		if n.port, err = decodeNATArg(x, t, tPort); err != nil {
 			return nil, fmt.Errorf("%s port: %v", kind, err)
 		}
@@ -387,13 +361,9 @@ func decodeNAT(kind string, m map[string]any, t *Table) (op, error) {
 	return n, nil
 }
 
-func decodeNATArg(x any, t *Table, typ dtype) (*natArg, error) {
-	if mm, ok := x.(map[string]any); ok {
-		if _, isRange := mm["range"]; isRange {
-			lo, hi, err := decodeInterval(x, typ)
-			return &natArg{lo: lo, hi: hi, t: typ}, err
-		}
-		if _, isPrefix := mm["prefix"]; isPrefix {
+func decodeNATArg(x jv, t *Table, typ dtype) (*natArg, error) {
+	if x.k == 'o' {
+		if x.get("range").k != 0 || x.get("prefix").k != 0 {
 			lo, hi, err := decodeInterval(x, typ)
 			return &natArg{lo: lo, hi: hi, t: typ}, err
 		}
@@ -407,15 +377,15 @@ func decodeNATArg(x any, t *Table, typ dtype) (*natArg, error) {
 	return &natArg{lo: v, hi: v, t: typ}, err
 }
 
-func decodeMangle(m map[string]any, t *Table) (op, error) {
-	if m == nil {
+func decodeMangle(m jv, t *Table) (op, error) {
+	if m.k != 'o' {
 		return nil, fmt.Errorf("mangle: want an object")
 	}
-	key, err := decodeExpr(m["key"], t, tUnknown)
+	key, err := decodeExpr(m.get("key"), t, tUnknown)
 	if err != nil {
 		return nil, fmt.Errorf("mangle key: %v", err)
 	}
-	value, err := decodeExpr(m["value"], t, key.typ())
+	value, err := decodeExpr(m.get("value"), t, key.typ())
 	if err != nil {
 		return nil, fmt.Errorf("mangle value: %v", err)
 	}

@@ -48,8 +48,10 @@ type Chain struct {
 	Device []string
 	Rules  []*Rule
 	Pos    source.Pos
-	Text   string
 }
+
+// Text renders the chain's declaration as `nft -a list ruleset` prints it.
+func (c *Chain) Text() string { return renderChain(c) }
 
 // IsBase reports whether the chain is attached to a hook.
 func (c *Chain) IsBase() bool { return c.Hook != "" }
@@ -61,10 +63,12 @@ type Rule struct {
 	Comment string
 	ops     []op
 	Pos     source.Pos
-	// Text is the rule as `nft -a list ruleset` prints it, e.g.
-	// `ip daddr . meta l4proto . th dport vmap @service-ips # handle 12`.
-	Text string
 }
+
+// Text renders the rule as `nft -a list ruleset` prints it, e.g.
+// `ip daddr . meta l4proto . th dport vmap @service-ips # handle 12`. It is rendered when
+// a step cites it, not when the dump is read.
+func (r *Rule) Text() string { return renderRule(r) }
 
 // VerdictKind is what a verdict does.
 type VerdictKind uint8

@@ -152,23 +152,27 @@ func appendKey(b []byte, v Value) []byte {
 }
 
 // parseScalar decodes one JSON scalar (string, number, bool) as a value of type t.
-func parseScalar(x any, t dtype) (Value, error) {
-	switch x := x.(type) {
-	case float64:
-		if x < 0 || x != float64(uint64(x)) {
-			return Value{}, fmt.Errorf("%v is not a non-negative integer", x)
+func parseScalar(x jv, t dtype) (Value, error) {
+	switch x.k {
+	case 'n':
+		n, err := strconv.ParseUint(x.s, 10, 64)
+		if err != nil {
+			f, ferr := strconv.ParseFloat(x.s, 64)
+			if ferr != nil || f < 0 || f != float64(uint64(f)) {
+				return Value{}, fmt.Errorf("%s is not a non-negative integer", x.s)
+			}
+			n = uint64(f)
 		}
 		if t == tIfname {
-			return str(strconv.FormatUint(uint64(x), 10)), nil
+			return str(strconv.FormatUint(n, 10)), nil
 		}
-		return num(uint64(x)), nil
-	case bool:
-		if x {
-			return num(1), nil
-		}
+		return num(n), nil
+	case 't':
+		return num(1), nil
+	case 'f':
 		return num(0), nil
-	case string:
-		return parseString(x, t)
+	case 's':
+		return parseString(x.s, t)
 	}
 	return Value{}, fmt.Errorf("want a value, got %s", describe(x))
 }
@@ -208,25 +212,25 @@ func parseString(s string, t dtype) (Value, error) {
 	return Value{}, fmt.Errorf("%q is not a value of this type", s)
 }
 
-func describe(x any) string {
-	switch x.(type) {
-	case nil:
+func describe(x jv) string {
+	switch x.k {
+	case 0:
+		return "nothing"
+	case 'z':
 		return "null"
-	case map[string]any:
-		for k := range x.(map[string]any) {
-			return "an object {" + strconv.Quote(k) + ": ...}"
+	case 'o':
+		if len(x.els) > 0 {
+			return "an object {" + strconv.Quote(x.els[0].s) + ": ...}"
 		}
 		return "an empty object"
-	case []any:
+	case 'a':
 		return "an array"
-	case string:
+	case 's':
 		return "a string"
-	case float64:
+	case 'n':
 		return "a number"
-	case bool:
-		return "a boolean"
 	}
-	return fmt.Sprintf("%T", x)
+	return "a boolean"
 }
 
 var dtypeTitles = [...]string{tUnknown: "", tIPv4: "ipv4_addr", tIPv6: "ipv6_addr", tProto: "inet_proto", tPort: "inet_service",
