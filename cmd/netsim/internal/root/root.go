@@ -9,6 +9,7 @@ import (
 	"github.com/netsim/netsim/cmd/netsim/internal/checkcmd"
 	"github.com/netsim/netsim/cmd/netsim/internal/collectcmd"
 	"github.com/netsim/netsim/cmd/netsim/internal/diagnosecmd"
+	"github.com/netsim/netsim/cmd/netsim/internal/diffcmd"
 	"github.com/netsim/netsim/cmd/netsim/internal/importcmd"
 	"github.com/netsim/netsim/cmd/netsim/internal/inspectcmd"
 	"github.com/netsim/netsim/cmd/netsim/internal/matrixcmd"
@@ -31,6 +32,7 @@ its API objects and every node's iptables, nftables, IPVS, routes and sockets.
   netsim check -b BUNDLE -f EXPECT.yaml           assert who may reach whom, for CI (JUnit with --junit)
   netsim matrix -b BUNDLE [-n NS]                 who can reach whom, per workload and port
   netsim diagnose -b BUNDLE                       every failure the bundle shows without a flow
+  netsim diff -b OLD -b NEW                       the flows whose verdict changes between two bundles
   netsim collect -o BUNDLE                        collect a bundle from a live cluster (API and nodes)
   netsim import SOURCE... -o BUNDLE               build a bundle from the files attached to a ticket
   netsim inspect -b BUNDLE                        what a bundle holds, and what it lacks`,
@@ -40,7 +42,7 @@ its API objects and every node's iptables, nftables, IPVS, routes and sockets.
 	cmd.SetIn(io.In)
 	cmd.SetOut(io.Out)
 	cmd.SetErr(io.Err)
-	cmd.AddCommand(checkcmd.NewCommand(io), collectcmd.NewCommand(io), importcmd.NewCommand(io), inspectcmd.NewCommand(io), tracecmd.NewCommand(io), policycmd.NewCommand(io), matrixcmd.NewCommand(io), diagnosecmd.NewCommand(io), versioncmd.NewCommand(io))
+	cmd.AddCommand(checkcmd.NewCommand(io), diffcmd.NewCommand(io), collectcmd.NewCommand(io), importcmd.NewCommand(io), inspectcmd.NewCommand(io), tracecmd.NewCommand(io), policycmd.NewCommand(io), matrixcmd.NewCommand(io), diagnosecmd.NewCommand(io), versioncmd.NewCommand(io))
 	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return streams.Usage("%v\nSee '%s --help'.", err, c.CommandPath())
 	})

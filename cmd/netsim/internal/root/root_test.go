@@ -320,3 +320,41 @@ func TestMatrix(t *testing.T) {
 		}
 	}
 }
+
+// TestDiff diffs frozen testbed bundles (a FORWARD DROP added on node2; a policy set
+// replaced) in every format against golden files, with diff's exit codes.
+func TestDiff(t *testing.T) {
+	root := repoRoot(t)
+	gold := func(name string) string { return filepath.Join(root, "cmd/netsim/internal/root/testdata/diff", name) }
+	healthy, drop := "testdata/faults/healthy.tar.gz", "testdata/faults/forward-drop.tar.gz"
+	kr1, kr2 := "testdata/faults/kube-router-allow-ns-y-to-x-a-named-port-80.tar.gz", "testdata/faults/kube-router-service-endpoints-admit-pod2b-only.tar.gz"
+	for _, c := range []struct {
+		args []string
+		file string
+		code int
+	}{
+		{[]string{"diff", "-b", healthy, "-b", healthy}, "same.txt", 0},
+		{[]string{"diff", "-b", healthy, "-b", drop}, "forward-drop.txt", 1},
+		{[]string{"diff", "-b", healthy, "-b", drop, "-o", "json"}, "forward-drop.json", 1},
+		{[]string{"diff", "-b", kr1, "-b", kr2, "-o", "markdown"}, "kube-router.md", 1},
+	} {
+		out, errOut, code := run(t, c.args...)
+		if code != c.code {
+			t.Errorf("%v: exit %d, want %d: %s", c.args, code, c.code, errOut)
+		}
+		golden.Check(t, gold(c.file), []byte(out))
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"diff", "-b", healthy}, "give two bundles"},
+		{[]string{"diff", "-b", healthy, "-b", drop, "-o", "html"}, "want text, json or markdown"},
+		{[]string{"diff", "-b", healthy, "-b", "nosuch"}, "nosuch"},
+	} {
+		_, errOut, code := run(t, c.args...)
+		if code != 2 || !strings.Contains(errOut, c.want) {
+			t.Errorf("%v: exit %d, stderr %q, want 2 and %q", c.args, code, errOut, c.want)
+		}
+	}
+}
