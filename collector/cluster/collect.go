@@ -17,7 +17,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/dynamic"
-	"sigs.k8s.io/yaml"
 
 	"github.com/netsim/netsim/bundle"
 )
@@ -198,32 +197,29 @@ func (c *collector) discover(ctx context.Context) map[schema.GroupVersionResourc
 
 // collectList lists one resource across all namespaces, page by page, and stages its file.
 func (c *collector) collectList(ctx context.Context, r Resource) {
-	items, err := c.list(ctx, r)
+	keep := r.GVR.Resource == "nodes" || r.GVR.Resource == "servicecidrs" // read again by derive
+	out, kept, err := c.list(ctx, r, keep)
 	if err != nil {
 		c.fail("cluster/"+r.String(), "%s", Describe(err, "list", r.GVR, "", ""))
 		return
 	}
-	data, err := ListYAML(items)
-	if err != nil {
-		c.fail("cluster/"+r.String(), "rendering %s: %v", r.File, err)
-		return
-	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.res.Files["cluster/"+r.File] = data
-	c.res.Counts["cluster/"+r.File] = len(items)
-	switch r.GVR.Resource {
-	case "nodes", "servicecidrs":
-		c.items[r.GVR.Resource] = items
+	c.res.Files["cluster/"+r.File] = out.Bytes()
+	c.res.Counts["cluster/"+r.File] = out.Len()
+	if keep {
+		c.items[r.GVR.Resource] = kept
 	}
 }
 
-// list reads every page of a resource. A continue token that expires mid-way (410 Gone)
-// restarts the list once, unpaged, as client-go's pager does.
-func (c *collector) list(ctx context.Context, r Resource) ([]map[string]any, error) {
+// list reads every page of a resource, rendering each object as it comes (and keeping
+// them only when asked). A continue token that expires mid-way (410 Gone) restarts the
+// list once, unpaged, as client-go's pager does.
+func (c *collector) list(ctx context.Context, r Resource, keep bool) (*listWriter, []map[string]any, error) {
 	ri := c.opts.Dynamic.Resource(r.GVR)
 	opts := metav1.ListOptions{Limit: c.opts.PageSize}
-	var items []map[string]any
+	out := &listWriter{}
+	var kept []map[string]any
 	restarted := false
 	for {
 		var page *unstructured.UnstructuredList
@@ -234,22 +230,28 @@ func (c *collector) list(ctx context.Context, r Resource) ([]map[string]any, err
 		})
 		if err != nil {
 			if apierrors.IsResourceExpired(err) && opts.Continue != "" && !restarted {
-				restarted, items, opts = true, nil, metav1.ListOptions{}
+				restarted, out, kept, opts = true, &listWriter{}, nil, metav1.ListOptions{}
 				continue
 			}
-			return nil, err
+			return nil, nil, err
 		}
 		for i := range page.Items {
 			obj := page.Items[i].Object
 			Sanitize(obj)
-			items = append(items, obj)
+			if err := out.Add(obj); err != nil {
+				return nil, nil, fmt.Errorf("rendering %s: %w", r.File, err)
+			}
+			if keep {
+				kept = append(kept, obj)
+			}
+			page.Items[i].Object = nil
 		}
 		opts.Continue = page.GetContinue()
 		if c.opts.Progress != nil {
-			c.opts.Progress(r.String(), len(items), opts.Continue == "")
+			c.opts.Progress(r.String(), out.Len(), opts.Continue == "")
 		}
 		if opts.Continue == "" {
-			return items, nil
+			return out, kept, nil
 		}
 	}
 }
@@ -294,15 +296,6 @@ func (c *collector) configMaps(ctx context.Context) {
 	defer c.mu.Unlock()
 	c.res.Files["cluster/configmaps.yaml"] = out
 	c.res.Counts["cluster/configmaps.yaml"] = len(kept)
-}
-
-// ListYAML renders objects the way `kubectl get -o yaml` does: a v1 List.
-func ListYAML(items []map[string]any) ([]byte, error) {
-	its := make([]any, len(items))
-	for i, o := range items {
-		its[i] = o
-	}
-	return yaml.Marshal(map[string]any{"apiVersion": "v1", "kind": "List", "metadata": map[string]any{"resourceVersion": ""}, "items": its})
 }
 
 // Describe says why a request failed, naming the verb and resource, in the words an

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 // Backoff says how often and how patiently a request is retried after a transient error.
@@ -64,14 +65,17 @@ func Transient(err error) bool {
 	if err == nil || errors.Is(err, context.Canceled) {
 		return false
 	}
-	switch {
-	case apierrors.IsTooManyRequests(err), apierrors.IsServerTimeout(err), apierrors.IsTimeout(err),
-		apierrors.IsInternalError(err), apierrors.IsServiceUnavailable(err), apierrors.IsUnexpectedServerError(err):
-		return true
-	}
+	// An answer from the server is judged by its code and reason only: client-go marks
+	// any non-Status body as "unexpected", a plain 404 for an unserved group among them.
 	var st apierrors.APIStatus
 	if errors.As(err, &st) {
-		return st.Status().Code >= 500
+		s := st.Status()
+		switch s.Reason {
+		case metav1.StatusReasonTooManyRequests, metav1.StatusReasonServerTimeout, metav1.StatusReasonTimeout,
+			metav1.StatusReasonInternalError, metav1.StatusReasonServiceUnavailable:
+			return true
+		}
+		return s.Code == 429 || s.Code >= 500
 	}
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) ||
 		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) {

@@ -30,6 +30,7 @@ func TestBackoff(t *testing.T) {
 		{"timeout retried", []error{apierrors.NewTimeoutError("slow", 0)}, 5, false, 2, []time.Duration{-500 * time.Millisecond}},
 		{"forbidden is final", []error{apierrors.NewForbidden(pods, "", errors.New("no"))}, 5, true, 1, nil},
 		{"not found is final", []error{apierrors.NewNotFound(pods, "x")}, 5, true, 1, nil},
+		{"a plain-text 404 (unserved group) is final", []error{apierrors.NewGenericServerResponse(http.StatusNotFound, "get", pods, "", "404 page not found", 0, true)}, 5, true, 1, nil},
 		{"tries run out", []error{apierrors.NewInternalError(errors.New("1")), apierrors.NewInternalError(errors.New("2")), apierrors.NewInternalError(errors.New("3"))}, 3, true, 3,
 			[]time.Duration{-500 * time.Millisecond, -time.Second}},
 	}
