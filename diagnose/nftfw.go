@@ -41,7 +41,7 @@ func (r *run) checkNFTFirewall(nd *nodeDump) error {
 				continue
 			}
 			for _, ru := range ch.Rules {
-				text := strings.TrimSpace(ru.Text)
+				text := strings.TrimSpace(ru.Text())
 				if i := strings.Index(text, " # handle"); i >= 0 {
 					text = text[:i]
 				}

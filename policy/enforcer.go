@@ -3,6 +3,7 @@ package policy
 import (
 	"bytes"
 	"fmt"
+	"sort"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -46,8 +47,15 @@ var enforcers = []struct {
 // DetectEnforcer looks for a policy enforcer in the cluster objects (its pods, its
 // DaemonSet) and in the iptables dumps given (file name to content).
 func DetectEnforcer(c *model.Cluster, dumps map[string][]byte) Enforcer {
+	// In name order, so that the evidence cited is the same on every run.
+	names := make([]string, 0, len(dumps))
+	for name := range dumps {
+		names = append(names, name)
+	}
+	sort.Strings(names)
 	for _, en := range enforcers {
-		for name, data := range dumps {
+		for _, name := range names {
+			data := dumps[name]
 			for _, ch := range en.chains {
 				if bytes.Contains(data, []byte(":"+ch)) {
 					return Enforcer{Name: en.name, Evidence: fmt.Sprintf("its chains (%s*) in %s", ch, name), InDataplane: true, Chains: en.chains}
