@@ -95,11 +95,16 @@ func (r *PodRunner) ns() string {
 func (r *PodRunner) Run(ctx context.Context, node Target, out io.Writer) (err error) {
 	pod := CollectorPod(node.Name, r.Options)
 	pods := r.Client.CoreV1().Pods(pod.Namespace)
+	// Tracked before it exists: a create cut short by Ctrl-C may still have happened, and
+	// Cleanup then deletes it by name.
+	r.track(pod.Name, true)
 	created, err := pods.Create(ctx, pod, metav1.CreateOptions{})
 	if err != nil {
+		if ctx.Err() == nil {
+			r.track(pod.Name, false)
+		}
 		return fmt.Errorf("creating pod %s/%s: %w", pod.Namespace, pod.Name, err)
 	}
-	r.track(created.Name, true)
 	defer func() {
 		// A fresh context: the run's may be cancelled (Ctrl-C, the node's timeout).
 		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
