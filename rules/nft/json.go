@@ -51,17 +51,42 @@ func (v jv) float() (float64, bool) {
 type jparser struct {
 	data []byte
 	i    int
-	// stack holds the elements of the containers being read; each container gets an
-	// exact-size copy when it is closed.
+	// stack holds the elements of the containers being read; a container's elements move
+	// to the arena when it is closed.
 	stack []jv
+	// arena holds the elements of the containers of the object being read. It is reused
+	// for the next object once the caller is done with this one (reset): a tree that must
+	// outlive that is cloned.
+	arena []jv
 }
 
 func (p *jparser) close(from int) []jv {
-	out := make([]jv, len(p.stack)-from)
-	copy(out, p.stack[from:])
+	n := len(p.stack) - from
+	if cap(p.arena)-len(p.arena) < n {
+		// A new backing array: the slices already handed out keep the old one.
+		p.arena = make([]jv, 0, max(2*cap(p.arena), n, 4096))
+	}
+	start := len(p.arena)
+	p.arena = append(p.arena, p.stack[from:]...)
 	clear(p.stack[from:])
 	p.stack = p.stack[:from]
-	return out
+	return p.arena[start:len(p.arena):len(p.arena)]
+}
+
+// reset makes the arena's memory free for the next object.
+func (p *jparser) reset() { p.arena = p.arena[:0] }
+
+// clone copies a tree out of the arena.
+func (v jv) clone() jv {
+	if len(v.els) == 0 {
+		return v
+	}
+	els := make([]jv, len(v.els))
+	for i := range els {
+		els[i] = v.els[i].clone()
+	}
+	v.els = els
+	return v
 }
 
 func (p *jparser) errf(format string, args ...any) error {

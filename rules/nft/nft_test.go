@@ -245,3 +245,26 @@ func TestParseErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestLaterObjects: a rule may name a set (or a chain) the dump lists after it; it keeps
+// its place in its chain.
+func TestLaterObjects(t *testing.T) {
+	doc := `{"nftables": [{"table": {"family": "ip", "name": "t", "handle": 1}},
+{"chain": {"family": "ip", "table": "t", "name": "c", "handle": 1, "type": "filter", "hook": "forward", "prio": 0, "policy": "accept"}},
+{"rule": {"family": "ip", "table": "t", "chain": "c", "handle": 2, "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "saddr"}}, "right": "@late"}}, {"jump": {"target": "d"}}]}},
+{"rule": {"family": "ip", "table": "t", "chain": "c", "handle": 3, "expr": [{"accept": null}]}},
+{"set": {"family": "ip", "table": "t", "name": "late", "type": "ipv4_addr", "elem": ["10.1.0.5"]}},
+{"chain": {"family": "ip", "table": "t", "name": "d", "handle": 4}},
+{"rule": {"family": "ip", "table": "t", "chain": "d", "handle": 5, "expr": [{"drop": null}]}}]}`
+	rs, err := Parse(source.NewFile("nft.json", []byte(doc)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := rs.Tables[0].Chains["c"]
+	if len(c.Rules) != 2 || c.Rules[0].Handle != 2 || c.Rules[1].Handle != 3 {
+		t.Fatalf("rules out of place: %v", c.Rules)
+	}
+	if got := strings.Join(summary(Run(testEnv{}, c, "forward", tcp("10.1.0.5", "10.2.0.1", 80))), ""); got != "drop 10.1.0.5:40000>10.2.0.1:80" {
+		t.Errorf("got %s", got)
+	}
+}

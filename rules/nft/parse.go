@@ -93,6 +93,7 @@ func Parse(f *source.File) (*Ruleset, error) {
 			if terr != nil {
 				return terr
 			}
+			e.body = e.body.clone() // it outlives the reader's arena
 			c := t.Chains[strField(e.body, "chain")]
 			if c == nil {
 				deferred = append(deferred, later{e: e})
@@ -212,6 +213,7 @@ func split(f *source.File, each func(entry) error) error {
 				if err := each(entry{kind: kind, body: body, pos: pos}); err != nil {
 					return err
 				}
+				p.reset()
 				p.space()
 				if p.i < len(p.data) && p.data[p.i] == ',' {
 					p.i++
