@@ -32,8 +32,9 @@ func Parse(f *source.File) (*Ruleset, error) {
 		return t, nil
 	}
 	type later struct {
-		e    entry
-		slot **Rule
+		e     entry
+		chain *Chain // the chain holding its place, at index
+		index int
 	}
 	var deferred []later
 	rule := func(e entry) (*Rule, error) {
@@ -100,7 +101,7 @@ func Parse(f *source.File) (*Ruleset, error) {
 				return nil
 			}
 			c.Rules = append(c.Rules, nil)
-			deferred = append(deferred, later{e: e, slot: &c.Rules[len(c.Rules)-1]})
+			deferred = append(deferred, later{e: e, chain: c, index: len(c.Rules) - 1})
 		}
 		return nil
 	})
@@ -112,8 +113,8 @@ func Parse(f *source.File) (*Ruleset, error) {
 		if err != nil {
 			return nil, err
 		}
-		if d.slot != nil {
-			*d.slot = r
+		if d.chain != nil {
+			d.chain.Rules[d.index] = r
 		} else {
 			r.Chain.Rules = append(r.Chain.Rules, r)
 		}
