@@ -48,9 +48,14 @@ func (f FanOut) Run(ctx context.Context, r Runner, nodes []Target) []NodeResult 
 		out[i].Node = n.Name
 		select {
 		case <-ctx.Done():
+		case sem <- struct{}{}:
+			if ctx.Err() != nil { // both were ready: a cancelled run starts nothing more
+				<-sem
+			}
+		}
+		if ctx.Err() != nil {
 			out[i].Err = fmt.Errorf("not collected: %w", ctx.Err())
 			continue
-		case sem <- struct{}{}:
 		}
 		wg.Add(1)
 		go func() {
