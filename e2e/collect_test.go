@@ -279,6 +279,60 @@ func TestCollectAgainstAPIServer(t *testing.T) {
 		t.Errorf("the dry run left %d pods", len(pods.Items))
 	}
 
+	// (6) collector pods on the real API server, as the collector's identity: without a
+	// kubelet the pod never runs, so the node times out, becomes a gap, and its pod is deleted.
+	out4 := filepath.Join(t.TempDir(), "pods.tar.gz")
+	stdout, code = runCollect(t, tb, bin, "--kubeconfig", kc, "--nodes", "node1", "--node-timeout", "3s", "-o", out4)
+	t.Logf("collect --nodes node1 (collector pods, no kubelet):\n%s", stdout)
+	if code != 1 || !strings.Contains(stdout, "nodes/node1: timed out after 3s (--node-timeout): pod netsim-collector/netsim-") {
+		t.Errorf("exit %d, want 1 with a timeout gap for node1", code)
+	}
+	if pods, _ := tb.Client.CoreV1().Pods("netsim-collector").List(ctx, metav1.ListOptions{}); len(pods.Items) != 0 {
+		t.Errorf("%d collector pods left after the run", len(pods.Items))
+	}
+
+	// (7) Ctrl-C while the collector pods wait: exit 130, nothing written, no pod left.
+	out5 := filepath.Join(t.TempDir(), "interrupted.tar.gz")
+	cmd := exec.Command("ip", "netns", "exec", tb.Underlay, bin, "collect", "--kubeconfig", kc, "--nodes", "all", "--node-timeout", "2m", "-o", out5)
+	var cmdOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &cmdOut, &cmdOut
+	if err := testbed.StartProcess(cmd); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		pods, _ := tb.Client.CoreV1().Pods("netsim-collector").List(ctx, metav1.ListOptions{})
+		if len(pods.Items) == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			<-done
+			t.Fatalf("the collector pods never appeared:\n%s", cmdOut.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	cmd.Process.Signal(os.Interrupt)
+	select {
+	case <-done:
+	case <-time.After(60 * time.Second):
+		cmd.Process.Kill()
+		<-done
+		t.Fatal("netsim collect did not stop on SIGINT")
+	}
+	t.Logf("interrupted collect:\n%s", cmdOut.String())
+	if c := cmd.ProcessState.ExitCode(); c != 130 {
+		t.Errorf("exit %d after SIGINT, want 130", c)
+	}
+	if _, err := os.Stat(out5); err == nil {
+		t.Error("an interrupted run wrote a bundle")
+	}
+	if pods, _ := tb.Client.CoreV1().Pods("netsim-collector").List(ctx, metav1.ListOptions{}); len(pods.Items) != 0 {
+		t.Errorf("%d collector pods left after Ctrl-C", len(pods.Items))
+	}
+
 	// (5) the full collection: the node part through --node-command, in each node's namespace.
 	script := filepath.Join(t.TempDir(), "node-part.sh")
 	var sb strings.Builder
