@@ -2,12 +2,14 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
@@ -58,7 +60,84 @@ func TestTraceNFTAgainstKernel(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// A load balancer's IP (as a cloud controller writes it into the status) with
+	// loadBalancerSourceRanges: kube-proxy's firewall-ips map and firewall chain.
+	lbSvc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "echo-lb", Namespace: "default"}, Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeLoadBalancer,
+		Selector: map[string]string{"app": "echo"}, LoadBalancerSourceRanges: []string{"10.200.0.12/32"},
+		Ports: []corev1.ServicePort{{Name: "http", Port: 80, TargetPort: intstr.FromInt32(8080), NodePort: 30082}}}}
+	lb, err := tb.Client.CoreV1().Services("default").Create(ctx, lbSvc, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lb.Status.LoadBalancer.Ingress = []corev1.LoadBalancerIngress{{IP: "10.200.0.60"}}
+	if _, err := tb.Client.CoreV1().Services("default").UpdateStatus(ctx, lb, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// The DNS Service of trace --dns: kube-system/kube-dns on UDP 53 to the echo pods' 5353.
+	// Its endpoints are the echo pods, in a hand-made EndpointSlice (a Service without selector).
+	dnsSvc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "kube-dns", Namespace: "kube-system"}, Spec: corev1.ServiceSpec{
+		Ports: []corev1.ServicePort{{Name: "dns", Port: 53, TargetPort: intstr.FromInt32(5353), Protocol: corev1.ProtocolUDP}}}}
+	if _, err := tb.Client.CoreV1().Services("kube-system").Create(ctx, dnsSvc, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	ready, udp, dnsName, p5353 := true, corev1.ProtocolUDP, "dns", int32(5353)
+	slice := &discoveryv1.EndpointSlice{ObjectMeta: metav1.ObjectMeta{Name: "kube-dns-manual", Namespace: "kube-system", Labels: map[string]string{discoveryv1.LabelServiceName: "kube-dns"}},
+		AddressType: discoveryv1.AddressTypeIPv4, Ports: []discoveryv1.EndpointPort{{Name: &dnsName, Port: &p5353, Protocol: &udp}}}
+	for _, name := range []string{"pod1a", "pod2a"} {
+		p := pod(name)
+		node := p.Node
+		slice.Endpoints = append(slice.Endpoints, discoveryv1.Endpoint{Addresses: []string{p.IP}, Conditions: discoveryv1.EndpointConditions{Ready: &ready}, NodeName: &node})
+	}
+	if _, err := tb.Client.DiscoveryV1().EndpointSlices("kube-system").Create(ctx, slice, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
 	waitNFT(t, tb, "node1", "10.200.0.50 . tcp . 80", true)
+	waitNFT(t, tb, "node2", "10.200.0.60 . tcp . 80", true)
+	waitNFT(t, tb, "node1", "kube-system/kube-dns/udp/dns__"+pod("pod2a").IP, true)
+	setReady := func(t *testing.T, name string, ready bool) {
+		p, err := tb.Client.CoreV1().Pods("default").Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		st := corev1.ConditionTrue
+		if !ready {
+			st = corev1.ConditionFalse
+		}
+		for i := range p.Status.Conditions {
+			if p.Status.Conditions[i].Type == corev1.PodReady || p.Status.Conditions[i].Type == corev1.ContainersReady {
+				p.Status.Conditions[i].Status = st
+			}
+		}
+		for i := range p.Status.ContainerStatuses {
+			p.Status.ContainerStatuses[i].Ready = ready
+		}
+		if _, err := tb.Client.CoreV1().Pods("default").UpdateStatus(ctx, p, metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// hostVeth is the node's end of a pod's eth0.
+	hostVeth := func(p *testbed.Pod) string {
+		out := mustExec(t, tb, p.NetNS, "ip", "-j", "link", "show", "eth0")
+		var l []struct {
+			LinkIndex int `json:"link_index"`
+		}
+		if err := json.Unmarshal(out, &l); err != nil || len(l) == 0 {
+			t.Fatalf("ip link show eth0 in %s: %v %s", p.Name, err, out)
+		}
+		out = mustExec(t, tb, tb.Nodes[0].NetNS, "ip", "-j", "link", "show")
+		var links []struct {
+			Index int    `json:"ifindex"`
+			Name  string `json:"ifname"`
+		}
+		json.Unmarshal(out, &links)
+		for _, x := range links {
+			if x.Index == l[0].LinkIndex {
+				return x.Name
+			}
+		}
+		t.Fatalf("no host veth for %s", p.Name)
+		return ""
+	}
 	waitNFT(t, tb, "node1", "30081", true)
 	n1, n2 := tb.Nodes[0].NetNS, tb.Nodes[1].NetNS
 	nftExec := func(t *testing.T, netns, ruleset string) {
@@ -82,6 +161,40 @@ func TestTraceNFTAgainstKernel(t *testing.T) {
 			{From: "pod1b", Src: "pod/default/pod1b", Dst: "10.200.0.50", Port: 80, Proto: "tcp"},
 			{From: "pod1b", Src: "pod/default/pod1b", Dst: "svc/default/echo", Proto: "icmp"},
 		}},
+		{name: "lb-source-ranges", cases: []traceCase{
+			{From: "node2", Src: "node/node2", Dst: "10.200.0.60", Port: 80, Proto: "tcp"},
+			{From: "node1", Src: "node/node1", Dst: "10.200.0.60", Port: 80, Proto: "tcp"},
+			{From: "pod2b", Src: "pod/default/pod2b", Dst: "10.200.0.60", Port: 80, Proto: "tcp"},
+		}},
+		{name: "dns", guide: "26", cases: []traceCase{
+			{From: "pod1b", Src: "pod/default/pod1b", Dst: "kube-dns.kube-system.svc", Port: 53, Proto: "udp"},
+		}},
+		{name: "dns-udp-blocked", guide: "26",
+			apply: func(t *testing.T, tb *testbed.Testbed) {
+				nftExec(t, n2, "table inet fw {\n chain forward_drop { type filter hook forward priority filter; policy accept; udp dport 5353 drop; }\n}\n")
+			},
+			revert: func(t *testing.T, tb *testbed.Testbed) { mustExec(t, tb, n2, "nft", "delete", "table", "inet", "fw") },
+			cases: []traceCase{{From: "pod1b", Src: "pod/default/pod1b", Dst: "kube-dns.kube-system.svc", Port: 53, Proto: "udp"}}},
+		{name: "not-ready", guide: "13",
+			// kube-proxy drops the endpoint from the Service's numgen vmap at once and
+			// deletes its chain later: wait for the vmap.
+			apply: func(t *testing.T, tb *testbed.Testbed) {
+				setReady(t, "pod2a", false)
+				waitNFT(t, tb, "node1", "default/echo/tcp/http__"+pod("pod1a").IP+"/8080 }", true)
+			},
+			revert: func(t *testing.T, tb *testbed.Testbed) {
+				setReady(t, "pod2a", true)
+				waitNFT(t, tb, "node1", "default/echo/tcp/http__"+pod("pod1a").IP+"/8080 }", false)
+			},
+			cases: []traceCase{toEcho}},
+		{name: "hairpin-off", guide: "15",
+			apply: func(t *testing.T, tb *testbed.Testbed) {
+				mustExec(t, tb, n1, "ip", "link", "set", hostVeth(pod("pod1a")), "type", "bridge_slave", "hairpin", "off")
+			},
+			revert: func(t *testing.T, tb *testbed.Testbed) {
+				mustExec(t, tb, n1, "ip", "link", "set", hostVeth(pod("pod1a")), "type", "bridge_slave", "hairpin", "on")
+			},
+			cases: []traceCase{{From: "pod1a", Src: "pod/default/pod1a", Dst: "svc/default/echo", Port: 80, Proto: "tcp"}}},
 		{name: "traffic-policy-local", cases: []traceCase{
 			{From: "node2", Src: "node/node2", Dst: "node/node1", Port: 30081, Proto: "tcp"},
 			{From: "pod1b", Src: "pod/default/pod1b", Dst: "svc/default/echo-itp-local", Port: 80, Proto: "tcp"},

@@ -268,3 +268,22 @@ func TestLaterObjects(t *testing.T) {
 		t.Errorf("got %s", got)
 	}
 }
+
+// TestQueueIsUnknown: this kernel has no nft_queue, so the rule is written by hand in the
+// schema nft prints (libnftables-json(5): {"queue": {"num": N}}).
+func TestQueueIsUnknown(t *testing.T) {
+	doc := `{"nftables": [{"table": {"family": "inet", "name": "q", "handle": 1}},
+{"chain": {"family": "inet", "table": "q", "name": "c", "handle": 1, "type": "filter", "hook": "input", "prio": 0, "policy": "accept"}},
+{"rule": {"family": "inet", "table": "q", "chain": "c", "handle": 2, "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": 80}}, {"queue": {"num": 3, "flags": "bypass"}}]}}]}`
+	rs, err := Parse(source.NewFile("nft.json", []byte(doc)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := Run(testEnv{}, rs.Tables[0].Chains["c"], "input", tcp("10.1.0.5", "10.0.0.1", 80))
+	if len(res) != 1 || res[0].Outcome != Unknown || !strings.Contains(res[0].Why, "queue") || res[0].UnknownRule == nil {
+		t.Errorf("queue: %+v", res)
+	}
+	if res := Run(testEnv{}, rs.Tables[0].Chains["c"], "input", tcp("10.1.0.5", "10.0.0.1", 81)); res[0].Outcome != Accept {
+		t.Errorf("no match: %+v", res)
+	}
+}
