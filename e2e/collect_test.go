@@ -371,6 +371,9 @@ func TestCollectAgainstAPIServer(t *testing.T) {
 		t.Fatalf("untar: %v %s", err, out)
 	}
 	grepTree(t, full)
+	if insp, err := exec.Command(bin, "inspect", "-b", out3).CombinedOutput(); err != nil || bytes.Contains(insp, []byte("malformed")) {
+		t.Errorf("inspect of the collected bundle: %v\n%s", err, insp)
+	}
 	tr, err := exec.Command(bin, "trace", "-b", out3, "pod/default/pod1b", "svc/default/echo", "80").CombinedOutput()
 	t.Logf("trace:\n%s", tr)
 	if err != nil {
