@@ -174,7 +174,7 @@ func TestTraceNFTAgainstKernel(t *testing.T) {
 				nftExec(t, n2, "table inet fw {\n chain forward_drop { type filter hook forward priority filter; policy accept; udp dport 5353 drop; }\n}\n")
 			},
 			revert: func(t *testing.T, tb *testbed.Testbed) { mustExec(t, tb, n2, "nft", "delete", "table", "inet", "fw") },
-			cases: []traceCase{{From: "pod1b", Src: "pod/default/pod1b", Dst: "kube-dns.kube-system.svc", Port: 53, Proto: "udp"}}},
+			cases:  []traceCase{{From: "pod1b", Src: "pod/default/pod1b", Dst: "kube-dns.kube-system.svc", Port: 53, Proto: "udp"}}},
 		{name: "not-ready", guide: "13",
 			// kube-proxy drops the endpoint from the Service's numgen vmap at once and
 			// deletes its chain later: wait for the vmap.
