@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/netsim/netsim/bundle"
 	"github.com/netsim/netsim/model"
@@ -119,13 +118,8 @@ func (d *diffNet) engineNFT(t *testing.T) (*simulate.NetNS, error) {
 		"sockets.txt": {"ss", "-Htuanp"}, "iptables-save.txt": {"iptables-save"}, "ipset.txt": {"ipset", "save"},
 		"nft.json": {"nft", "-j", "list", "ruleset"},
 	} {
-		ctx := exec.Command("ip", append([]string{"netns", "exec", d.router}, args...)...)
-		out, _ := ctx.Output()
+		out, _ := exec.Command("ip", append([]string{"netns", "exec", d.router}, args...)...).Output()
 		os.WriteFile(filepath.Join(nd, file), out, 0o644)
-	}
-	if os.Getenv("NETSIM_DIFF_KEEP") != "" {
-		time.Sleep(0)
-		t.Logf("dump in %s", nd)
 	}
 	b, err := bundle.Open(dir)
 	if err != nil {
