@@ -350,7 +350,7 @@ func (e *NetNS) nftResults(hook string, c *nft.Chain, o Outcome) []Outcome {
 	for _, r := range nft.Run(nftEnv{e}, c, strings.ToLower(hook), o.Packet) {
 		n := o
 		n.Packet = r.Packet
-		if r.Packet.Untracked && !o.Packet.Untracked && (c.Prio >= prioConntrack || (hook != "PREROUTING" && hook != "OUTPUT")) {
+		if r.Packet.Untracked && !o.Packet.Untracked && hook != "INGRESS" && (c.Prio >= prioConntrack || (hook != "PREROUTING" && hook != "OUTPUT")) {
 			// Conntrack has already attached an entry: notrack changes nothing.
 			n.Packet.Untracked = false
 		}
@@ -411,4 +411,128 @@ func reverseNAT(hook string, p packet.Packet) packet.Packet {
 		}
 	}
 	return p
+}
+
+// hook runs a netfilter hook: at PREROUTING first the ingress chains of the device the
+// packet came in on (netdev and inet tables' `hook ingress device ...`), at POSTROUTING
+// last the egress chains of the device it leaves by. A bridged frame is seen there on its
+// bridge ports.
+func (e *NetNS) hook(name string, o Outcome) []Outcome {
+	switch {
+	case name == "PREROUTING" && e.devChains("ingress") > 0:
+		var out []Outcome
+		dev := o.Packet.InIface
+		if o.Packet.PhysIn != "" {
+			dev = o.Packet.PhysIn
+		}
+		for _, r := range e.devHook("ingress", dev, o) {
+			if r.Kind != Deliver {
+				out = append(out, r)
+				continue
+			}
+			out = append(out, e.ipHook(name, r)...)
+		}
+		return out
+	case name == "POSTROUTING" && e.devChains("egress") > 0:
+		var out []Outcome
+		for _, r := range e.ipHook(name, o) {
+			if r.Kind != Deliver {
+				out = append(out, r)
+				continue
+			}
+			dev := r.Packet.OutIface
+			if r.Packet.PhysOut != "" {
+				dev = r.Packet.PhysOut
+			}
+			out = append(out, e.devHook("egress", dev, r)...)
+		}
+		return out
+	}
+	return e.ipHook(name, o)
+}
+
+// devChains counts the native base chains at a device hook.
+func (e *NetNS) devChains(hook string) int {
+	if e.nft == nil {
+		return 0
+	}
+	n := 0
+	for _, t := range e.nft.native {
+		for _, c := range t.Order {
+			if c.Hook == hook {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// devHook runs the ingress or egress chains attached to a device, by priority (the
+// later-registered first at equal priorities).
+func (e *NetNS) devHook(hook, dev string, o Outcome) []Outcome {
+	var chains []*hookEntry
+	for _, t := range e.nft.native {
+		if t.Family != "netdev" && t.Family != "inet" {
+			continue
+		}
+		for _, c := range t.Order {
+			if c.Hook != hook {
+				continue
+			}
+			if len(c.Device) == 0 {
+				// nft before 1.0.7 leaves the device out of its JSON: the chain may be
+				// on this device or not.
+				chains = append(chains, &hookEntry{prio: c.Prio, chain: c, reg: [2]int{t.Handle, c.Handle}, ipt: "?"})
+			}
+			for _, d := range c.Device {
+				if d == dev {
+					chains = append(chains, &hookEntry{prio: c.Prio, chain: c, reg: [2]int{t.Handle, c.Handle}})
+				}
+			}
+		}
+	}
+	sort.SliceStable(chains, func(i, j int) bool {
+		a, b := chains[i], chains[j]
+		if a.prio != b.prio {
+			return a.prio < b.prio
+		}
+		return a.reg[0] > b.reg[0] || a.reg[0] == b.reg[0] && a.reg[1] > b.reg[1]
+	})
+	results := []Outcome{o}
+	for _, ent := range chains {
+		var next []Outcome
+		for _, r := range results {
+			if r.Kind != Deliver {
+				next = append(next, r)
+				continue
+			}
+			if ent.ipt != "?" {
+				next = append(next, e.nftResults(strings.ToUpper(hook), ent.chain, r)...)
+				continue
+			}
+			// Whether the chain is on dev is unknown: where it would change nothing that
+			// does not matter; elsewhere the step is unknown.
+			strict := *e
+			strict.GoOn = false
+			var changed *Outcome
+			for _, x := range strict.nftResults(strings.ToUpper(hook), ent.chain, r) {
+				if x.Kind != Deliver || x.Packet != r.Packet {
+					changed = &x
+					break
+				}
+			}
+			if changed == nil {
+				next = append(next, r)
+				continue
+			}
+			c := ent.chain
+			u := r
+			u.Steps = append(append([]Step{}, r.Steps...), Step{What: "nftables " + c.Table.Key() + "/" + c.Name, Action: "unknown", Pos: c.Pos, Text: c.Text(), Packet: r.Packet,
+				Note: "nft.json does not say which device this " + hook + " chain is on (nft before 1.0.7 leaves it out)"})
+			e.block(&u, Unknown, "", fmt.Sprintf("%s chain %s/%s would change this packet's way (%s) if it is on %s, and nft.json does not name its device", hook, c.Table.Key(), c.Name, changed.Kind, dev))
+			next = append(next, u)
+		}
+		results = next
+	}
+	return results
 }

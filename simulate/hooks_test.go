@@ -150,3 +150,37 @@ func TestIptablesNFTWithoutIptablesSave(t *testing.T) {
 		}
 	}
 }
+
+// TestDeviceHooks: netdev ingress and egress chains (testdata of rules/nft: nft 1.0.6 does
+// not print their devices) are unknown where they would change the packet's way, and pass
+// where they would not; with the device named, they apply to that device only.
+func TestDeviceHooks(t *testing.T) {
+	data, err := os.ReadFile("../rules/nft/testdata/netdev.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns := withNFT(t, string(data))
+	outs := ns.Arrive(podToPod(), "cni0")
+	if len(outs) != 1 || outs[0].Kind != Unknown || !strings.Contains(outs[0].Why, "does not name its device") {
+		t.Errorf("tcp 8080 past an ingress chain that drops it, device unknown: %+v", outs)
+	}
+	p := podToPod()
+	p.DPort = 80
+	for _, o := range ns.Arrive(p, "cni0") {
+		if o.Kind != Forward {
+			t.Errorf("tcp 80: the chain changes nothing, whichever device it is on: %v %s", o.Kind, o.Why)
+		}
+	}
+	named := strings.Replace(string(data), `"hook": "ingress", "prio": 0`, `"hook": "ingress", "dev": "eth0", "prio": 0`, 1)
+	ns = withNFT(t, named)
+	for dev, want := range map[string]OutcomeKind{"cni0": Forward, "eth0": Dropped} {
+		q := podToPod()
+		if dev == "eth0" {
+			q.Src = netip.MustParseAddr("10.200.0.12")
+		}
+		outs := ns.Arrive(q, dev)
+		if len(outs) != 1 || outs[0].Kind != want {
+			t.Errorf("ingress on eth0, packet in on %s: %+v, want %v", dev, outs, want)
+		}
+	}
+}

@@ -283,10 +283,10 @@ func (e *NetNS) rules(p packet.Packet) *iptables.Ruleset {
 	return e.IPT4
 }
 
-// hook runs a netfilter hook; a namespace without a rules dump is a gap, not an accept.
+// ipHook runs a netfilter hook; a namespace without a rules dump is a gap, not an accept.
 // Where nft.json has base chains at the hook, they run with iptables' tables in one
-// priority order (hooks.go).
-func (e *NetNS) hook(name string, o Outcome) []Outcome {
+// priority order (hooks.go). hook adds the device hooks (ingress, egress) around it.
+func (e *NetNS) ipHook(name string, o Outcome) []Outcome {
 	if o.Packet.Bridged && e.nft != nil && len(e.nft.bridge) > 0 {
 		o.Steps = append(o.Steps, Step{What: "nftables bridge", Action: "unknown", Pos: e.nft.rs.Tables[0].Pos, Packet: o.Packet})
 		if e.block(&o, Unknown, "", fmt.Sprintf("%s/nft.json has bridge-family tables (%s) with base chains, which netsim does not evaluate: the bridged packet's way cannot be decided", e.State.Dir, strings.Join(e.nft.bridge, ", "))) {
