@@ -2,6 +2,7 @@ package simulate
 
 import (
 	"fmt"
+	"net/netip"
 
 	"github.com/netsim/netsim/model"
 	"github.com/netsim/netsim/rules/ipvs"
@@ -126,7 +127,7 @@ func (e *NetNS) ipvsInput(o Outcome) []Outcome {
 			out = append(out, r)
 			continue
 		}
-		if r.Packet.Reply {
+		if r.Packet.Reply || ipvsReplyPending(r.Packet) {
 			out = append(out, e.continueAfter("INPUT", e.ipvsUnNAT(r), prioIPVSIn)...)
 			continue
 		}
@@ -158,7 +159,7 @@ func (e *NetNS) ipvsOutput(o Outcome) []Outcome {
 			out = append(out, r)
 			continue
 		}
-		if r.Packet.Reply {
+		if r.Packet.Reply || ipvsReplyPending(r.Packet) {
 			out = append(out, e.continueAfter("OUTPUT", e.ipvsUnNAT(r), prioIPVSOut)...)
 			continue
 		}
@@ -223,6 +224,13 @@ func (e *NetNS) ipvsSchedule(o Outcome) ([]Outcome, bool) {
 		switch r.Method {
 		case ipvs.Route, ipvs.Local:
 			q.Dst, q.DPort, action = p.Dst, p.DPort, "route"
+		}
+		if q.DstAP() == r.Addr || (r.Addr.Port() == 0 && q.Dst == r.Addr.Addr()) {
+			// The connection IPVS's table finds for the packet as sent (what -m ipvs's
+			// --vaddr and friends look up): the virtual address it was scheduled from.
+			q.IPVSVAddr, q.IPVSMethod = p.DstAP(), ipvsMethod(r.Method)
+		}
+		switch r.Method {
 		case ipvs.Tunnel, ipvs.MethodUnknown:
 			n.Steps = append(n.Steps, Step{What: "ipvs", Action: "unknown", Pos: r.Pos, Text: r.Text, Packet: q})
 			if e.block(&n, Unknown, "", fmt.Sprintf("real server %s of %s is forwarded by %s, which netsim does not model", r.Addr, svc.Key(), r.Method)) {
@@ -279,27 +287,81 @@ func (e *NetNS) localRouteFailureFor(o *Outcome) (Outcome, bool) {
 }
 
 // ipvsUnNAT is ip_vs_out: a reply from a real server of a connection IPVS scheduled gets
-// the virtual address and port back as its source.
+// the virtual address and port back as its source. IPVS finds the connection in its own
+// table (the walk puts it on the packet as IPVSVAddr), whether conntrack has an entry or not.
 func (e *NetNS) ipvsUnNAT(o Outcome) Outcome {
 	p := o.Packet
-	if !p.Reply || p.IPVS || !p.OrigDst.IsValid() || p.DNATed || !p.HasPorts() {
+	if !ipvsReplyPending(p) || !p.HasPorts() {
 		return o
 	}
-	svc := e.ipvs.t.Lookup(p.Proto, p.OrigDst, 0)
+	svc := e.ipvs.t.Lookup(p.Proto, p.IPVSVAddr, 0)
 	if svc == nil {
 		return o
 	}
 	for _, r := range svc.Reals {
 		if r.Addr.Addr() == p.Src && (r.Addr.Port() == 0 || r.Addr.Port() == p.SPort) {
 			q := p
-			q.Src, q.SPort, q.IPVS = p.OrigDst.Addr(), p.OrigDst.Port(), true
+			q.Src, q.SPort, q.IPVS = p.IPVSVAddr.Addr(), p.IPVSVAddr.Port(), true
+			// Un-NATed, the packet no longer matches the connection (ip_vs_conn_out_get).
+			q.IPVSVAddr, q.IPVSMethod = netip.AddrPort{}, 0
+			note := "IPVS's connection table: the reply from real server " + r.Addr.String() + " leaves as " + p.IPVSVAddr.String()
+			if !e.ipvs.conntrack {
+				// handle_response: without IP_VS_CONN_F_NFCT the reply is marked untracked
+				// (ip_vs_notrack), so nat POSTROUTING does not see it either.
+				q.Untracked = true
+				note += "; " + e.ipvs.setting + ": conntrack has no entry for the connection (IPVS untracked the request), so " +
+					"the reply came in as " + ctStateName(p) + " to conntrack and leaves untracked"
+			}
 			o.Packet = q
-			o.Steps = append(o.Steps, Step{What: "ipvs", Action: "unnat", Pos: r.Pos, Text: r.Text, Packet: q,
-				Note: "IPVS's connection table: the reply from real server " + r.Addr.String() + " leaves as " + p.OrigDst.String()})
+			o.Steps = append(o.Steps, Step{What: "ipvs", Action: "unnat", Pos: r.Pos, Text: r.Text, Packet: q, Note: note})
 			return o
 		}
 	}
 	return o
+}
+
+// ipvsReplyPending reports whether IPVS's table holds the packet as the reply of one of
+// its connections, not yet un-NATed.
+func ipvsReplyPending(p packet.Packet) bool { return p.IPVSVAddr.IsValid() && !p.IPVS }
+
+// ipvsUntracked reports whether a request left a namespace untracked by IPVS: with
+// net.ipv4.vs.conntrack=0 the connection has no IP_VS_CONN_F_NFCT, and
+// ip_vs_nat_send_or_cont calls ip_vs_notrack, which releases the conntrack entry PREROUTING
+// had begun (unconfirmed, it is never inserted). That namespace's conntrack therefore has
+// no entry for the connection: the reply is looked up afresh there, and a TCP SYN-ACK
+// without an entry is INVALID (tcp_new refuses to start a connection from it), a UDP
+// reply a NEW connection of its own. kube-proxy's ipvs mode has no rule dropping INVALID
+// packets, but a FORWARD policy DROP that relied on KUBE-FORWARD's RELATED,ESTABLISHED
+// accept now drops the reply. IPVS's own table still un-NATs it (ipvsUnNAT).
+func ipvsUntracked(req packet.Packet) bool { return req.IPVS && req.Untracked }
+
+func ctStateName(p packet.Packet) string {
+	switch p.CtState {
+	case packet.CtInvalid:
+		return "INVALID"
+	case packet.CtNew:
+		return "NEW"
+	case packet.CtEstablished:
+		return "ESTABLISHED"
+	case packet.CtRelated:
+		return "RELATED"
+	}
+	return "UNTRACKED"
+}
+
+// ipvsMethod is a real server's forwarding method as the packet carries it.
+func ipvsMethod(m ipvs.Method) uint8 {
+	switch m {
+	case ipvs.Masq:
+		return packet.IPVSMasq
+	case ipvs.Route:
+		return packet.IPVSGate
+	case ipvs.Tunnel:
+		return packet.IPVSTunnel
+	case ipvs.Local:
+		return packet.IPVSLocal
+	}
+	return packet.IPVSMethodUnknown
 }
 
 // routingQueryFor is the lookup IPVS makes for a real server (__ip_vs_get_out_rt): by

@@ -2,6 +2,8 @@ package simulate
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -75,5 +77,96 @@ func TestIPVSScenarios(t *testing.T) {
 				t.Errorf("got %s\nwant %s", g, tc.want)
 			}
 		})
+	}
+}
+
+// ipvsBundle copies a frozen ipvs bundle to a temporary folder, changing files with edit
+// (node-relative path -> replacement of old by new).
+func ipvsBundle(t *testing.T, name string, edits map[string][2]string) *model.Cluster {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.CopyFS(dir, os.DirFS("../testdata/ipvs/"+name)); err != nil {
+		t.Fatal(err)
+	}
+	for file, e := range edits {
+		data, err := os.ReadFile(filepath.Join(dir, file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(data), e[0]) {
+			t.Fatalf("%s has no %q", file, e[0])
+		}
+		if err := os.WriteFile(filepath.Join(dir, file), []byte(strings.Replace(string(data), e[0], e[1], 1)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b, err := bundle.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	c, err := model.Load(b, model.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// TestIPVSConntrackOffInvalidReply: with net.ipv4.vs.conntrack=0 IPVS untracks the request
+// (ip_vs_notrack), so the director's conntrack has no entry and the real server's SYN-ACK
+// is INVALID there. kube-proxy's KUBE-FORWARD accepts RELATED,ESTABLISHED only: under a
+// FORWARD policy DROP the reply that conntrack=1 lets through is now dropped, on both
+// paths (the remote pod's reply routed through node1, the local pod's bridged with
+// br_netfilter).
+func TestIPVSConntrackOffInvalidReply(t *testing.T) {
+	drop := [2]string{":FORWARD ACCEPT", ":FORWARD DROP"}
+	for _, tc := range []struct {
+		conntrack string
+		want      string
+	}{
+		{"1", "10.244.1.2:8080 delivered, 10.244.2.2:8080 delivered"},
+		{"0", "10.244.1.2:8080 denied, 10.244.2.2:8080 denied"},
+	} {
+		c := ipvsBundle(t, "two-node-ipvs", map[string][2]string{
+			"nodes/node1/iptables-save.txt": drop,
+			"nodes/node1/sysctl.txt":        {"net.ipv4.vs.conntrack = 1", "net.ipv4.vs.conntrack = " + tc.conntrack},
+		})
+		r := trace(t, New(c), "pod/default/pod1b", "svc/default/echo", 80, packet.TCP)
+		var got []string
+		for _, p := range r.Paths {
+			got = append(got, p.Endpoint+" "+string(p.Verdict))
+			if tc.conntrack == "0" && (len(p.Findings) == 0 || p.Findings[0].Code != "iptables-drop" || !strings.Contains(p.Findings[0].Message, "the reply")) {
+				t.Errorf("conntrack=0, %s: want the reply dropped by filter/FORWARD's policy first, got %+v", p.Endpoint, p.Findings)
+			}
+		}
+		sort.Strings(got)
+		if g := strings.Join(got, ", "); g != tc.want {
+			t.Errorf("vs.conntrack=%s: got %s\nwant %s", tc.conntrack, g, tc.want)
+		}
+	}
+}
+
+// TestIPVSPropertyScrubbed: the packet IPVS sent on carries its virtual service (for
+// -m ipvs) in the director's namespace only; crossing a veth scrubs the ipvs property
+// (skb_scrub_packet's ipvs_reset), so the pod's own rules see a plain packet.
+func TestIPVSPropertyScrubbed(t *testing.T) {
+	c := ipvsBundle(t, "two-node-ipvs", nil)
+	r := trace(t, New(c), "pod/default/pod1b", "svc/default/echo", 80, packet.TCP)
+	for _, p := range r.Paths {
+		sent := false
+		for _, h := range p.Hops {
+			switch {
+			case h.Step == "ipvs" && h.Action == "masq":
+				sent = true
+				if h.Packet.IPVSVAddr.String() != "10.96.158.24:80" || !h.Packet.IPVS || h.Packet.IPVSMethod != packet.IPVSMasq {
+					t.Errorf("%s: the sent packet carries %v %v %v", p.Endpoint, h.Packet.IPVS, h.Packet.IPVSVAddr, h.Packet.IPVSMethod)
+				}
+			case strings.HasPrefix(h.NetNS, "pod/") && (h.Packet.IPVS || h.Packet.IPVSVAddr.IsValid()):
+				t.Errorf("%s hop %s %s: the ipvs property crossed into the pod's namespace", p.Endpoint, h.NetNS, h.Step)
+			}
+		}
+		if !sent {
+			t.Errorf("%s: no IPVS masq hop", p.Endpoint)
+		}
 	}
 }

@@ -813,11 +813,19 @@ func (t *tracer) enter(w *walk, sp *Space, p packet.Packet) packet.Packet {
 	p.Mark, p.CtMark = 0, 0
 	p.InIface, p.OutIface, p.PhysIn, p.PhysOut, p.Bridged = "", "", "", "", false
 	p.DNATed, p.SNATed, p.OrigSrc, p.OrigDst, p.Untracked = false, false, netip.AddrPort{}, netip.AddrPort{}, false
+	p.IPVS, p.IPVSVAddr, p.IPVSMethod = false, netip.AddrPort{}, 0 // skb_scrub_packet's ipvs_reset
 	if !w.reply {
 		p.CtState, p.Reply = packet.CtNew, false
 		return p
 	}
-	if c := w.conn(sp.Key(), p); c != nil {
+	c := w.conn(sp.Key(), p)
+	if c != nil && c.exit.IPVSVAddr.IsValid() {
+		p.IPVSVAddr, p.IPVSMethod = c.exit.IPVSVAddr, c.exit.IPVSMethod // IPVS's own table (ipvs.go)
+		if ipvsUntracked(c.exit) {
+			c = nil
+		}
+	}
+	if c != nil {
 		p.Reply = true
 		p.CtState = packet.CtEstablished
 		if p.Proto == packet.ICMP && p.ICMPType == 3 {

@@ -13,7 +13,7 @@ func (r *Rule) finishConds() error {
 	folds := false
 	for _, c := range r.Conds {
 		switch c.Module {
-		case "addrtype", "statistic", "rpfilter", "set", "socket":
+		case "addrtype", "statistic", "rpfilter", "set", "socket", "ipvs":
 			folds = true
 		}
 	}
@@ -81,6 +81,17 @@ func (r *Rule) finishConds() error {
 				}
 			}
 			out = append(out, Cond{Module: "socket", Option: joinOpts(group), pred: m, group: c.group})
+			i = j - 1
+		case "ipvs":
+			m, err := foldIPVS(group)
+			if err != nil {
+				return err
+			}
+			if m == nil {
+				out = append(out, group...)
+			} else {
+				out = append(out, Cond{Module: "ipvs", Option: joinOpts(group), pred: m, group: c.group})
+			}
 			i = j - 1
 		case "set":
 			for _, g := range group {

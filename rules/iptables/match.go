@@ -315,6 +315,148 @@ type ipvsMatch struct{}
 
 func (ipvsMatch) eval(_ Env, p *packet.Packet) (Tri, string) { return tri(p.IPVS), "" }
 
+// ipvsOpt is one option of -m ipvs other than --ipvs, folded into ipvsConnMatch by
+// finishConds (xt_ipvs takes a rule's options as one match).
+type ipvsOpt struct{ option, arg string }
+
+func (ipvsOpt) eval(Env, *packet.Packet) (Tri, string) { return True, "" }
+
+// ipvsConnMatch is -m ipvs with options about the packet's IPVS connection, evaluated as
+// net/netfilter/xt_ipvs.c does: a packet without the ipvs property never matches, whatever
+// the negations; --vproto compares the packet's protocol; the others need the connection
+// IPVS's table finds for the packet (ip_vs_conn_out_get, inverted: the request as IPVS
+// sent it to its real server), and without one the match fails. Each option's "!"
+// inverts that option alone.
+type ipvsConnMatch struct {
+	opts []ipvsCond
+}
+
+type ipvsCond struct {
+	option string
+	neg    bool
+	addr   netip.Prefix // --vaddr
+	num    uint32       // --vport, --vproto, --vportctl
+	reply  bool         // --vdir REPLY
+	method uint8        // --vmethod
+}
+
+func (m ipvsConnMatch) eval(_ Env, p *packet.Packet) (Tri, string) {
+	if !p.IPVS {
+		return False, ""
+	}
+	for _, c := range m.opts {
+		if c.option != "--vproto" {
+			continue
+		}
+		if (uint32(p.Proto) == c.num) == c.neg {
+			return False, ""
+		}
+	}
+	var maybe string
+	for _, c := range m.opts {
+		var hit bool
+		switch c.option {
+		case "--ipvs", "--vproto":
+			continue
+		}
+		if !p.IPVSVAddr.IsValid() {
+			// No connection in IPVS's table for the packet as it is here.
+			return False, ""
+		}
+		switch c.option {
+		case "--vaddr":
+			hit = c.addr.Contains(p.IPVSVAddr.Addr().Unmap()) || c.addr.Contains(p.IPVSVAddr.Addr())
+		case "--vport":
+			hit = uint32(p.IPVSVAddr.Port()) == c.num
+		case "--vdir":
+			if p.Untracked {
+				// nf_ct_get finds no conntrack entry: the option fails.
+				return False, ""
+			}
+			hit = p.Reply == c.reply
+		case "--vmethod":
+			if p.IPVSMethod == packet.IPVSMethodUnknown {
+				if maybe == "" {
+					maybe = "-m ipvs --vmethod: the real server's forwarding method is not in the dump"
+				}
+				continue
+			}
+			hit = p.IPVSMethod == c.method
+		default: // --vportctl: the connection's control connection (persistence, FTP)
+			if maybe == "" {
+				maybe = "-m ipvs " + c.option + ": IPVS's control connections are not in a snapshot"
+			}
+			continue
+		}
+		if hit == c.neg {
+			return False, ""
+		}
+	}
+	if maybe != "" {
+		return Maybe, maybe
+	}
+	return True, ""
+}
+
+// foldIPVS builds one -m ipvs instance's match from its options.
+func foldIPVS(group []Cond) (predicate, error) {
+	var m ipvsConnMatch
+	only := true
+	for _, g := range group {
+		if g.Option != "--ipvs" {
+			only = false
+		}
+	}
+	if only {
+		return nil, nil // --ipvs alone: the property, its negation applied as usual
+	}
+	for _, g := range group {
+		c := ipvsCond{option: g.Option, neg: g.Neg}
+		o, _ := g.pred.(ipvsOpt)
+		var err error
+		switch g.Option {
+		case "--ipvs":
+		case "--vaddr":
+			c.addr, err = parsePrefix(o.arg, strings.Contains(o.arg, ":"))
+		case "--vport", "--vportctl":
+			var n uint64
+			n, err = strconv.ParseUint(o.arg, 10, 16)
+			c.num = uint32(n)
+		case "--vproto":
+			n, perr := strconv.ParseUint(o.arg, 10, 8)
+			if perr != nil {
+				p, ok := map[string]uint8{"tcp": packet.TCP, "udp": packet.UDP, "sctp": packet.SCTP, "icmp": packet.ICMP}[strings.ToLower(o.arg)]
+				if !ok {
+					err = perr
+				}
+				n = uint64(p)
+			}
+			c.num = uint32(n)
+		case "--vdir":
+			switch o.arg {
+			case "ORIGINAL":
+			case "REPLY":
+				c.reply = true
+			default:
+				err = fmt.Errorf("want ORIGINAL or REPLY")
+			}
+		case "--vmethod":
+			var ok bool
+			c.method, ok = map[string]uint8{"GATE": packet.IPVSGate, "IPIP": packet.IPVSTunnel, "MASQ": packet.IPVSMasq}[o.arg]
+			if !ok {
+				err = fmt.Errorf("want GATE, IPIP or MASQ")
+			}
+		default:
+			return unknown{"-m ipvs " + g.Option + " is not modelled"}, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("-m ipvs %s %s: %v", g.Option, o.arg, err)
+		}
+		m.opts = append(m.opts, c)
+	}
+	return m, nil
+}
+
 type rpfilterMatch struct{ loose, validMark, acceptLocal, invert bool }
 
 func (m rpfilterMatch) eval(env Env, p *packet.Packet) (Tri, string) {
@@ -624,7 +766,7 @@ func compile(ipv6 bool, module, option string, args []string) (predicate, error)
 		if option == "--ipvs" {
 			return ipvsMatch{}, nil
 		}
-		return unknown{"-m ipvs " + option + " needs IPVS connection state"}, nil
+		return ipvsOpt{option: option, arg: arg}, nil
 	case "rpfilter":
 		return rpfilterOpt{option: option}, nil
 	case "iprange":

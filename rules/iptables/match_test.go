@@ -52,6 +52,10 @@ func TestMatches(t *testing.T) {
 	env := realEnv(t)
 	base := pkt(packet.TCP, "10.0.0.2", "10.244.1.5", 40000, 80)
 	with := func(f func(*packet.Packet)) packet.Packet { p := base; f(&p); return p }
+	// A request IPVS scheduled from 10.96.0.10:80 and sent (masq) to 10.244.1.5:80.
+	ipvsPkt := with(func(p *packet.Packet) {
+		p.IPVS, p.IPVSVAddr, p.IPVSMethod = true, netip.MustParseAddrPort("10.96.0.10:80"), packet.IPVSMasq
+	})
 	cases := []struct {
 		match string
 		yes   []packet.Packet
@@ -111,6 +115,22 @@ func TestMatches(t *testing.T) {
 		{"-m physdev --physdev-in veth1", []packet.Packet{with(func(p *packet.Packet) { p.Bridged, p.PhysIn = true, "veth1" })}, []packet.Packet{base}},
 		{"-m physdev --physdev-is-bridged", []packet.Packet{with(func(p *packet.Packet) { p.Bridged = true })}, []packet.Packet{base}},
 		{"-m ipvs --ipvs", []packet.Packet{with(func(p *packet.Packet) { p.IPVS = true })}, []packet.Packet{base}},
+		{"-m ipvs ! --ipvs", []packet.Packet{base}, []packet.Packet{with(func(p *packet.Packet) { p.IPVS = true })}},
+		// The connection's options (xt_ipvs.c): the packet as IPVS sent it to its real
+		// server carries the virtual service it was scheduled from.
+		{"-m ipvs --vaddr 10.96.0.0/16 --vport 80", []packet.Packet{ipvsPkt}, []packet.Packet{base, // not IPVS's
+			with(func(p *packet.Packet) { *p = ipvsPkt; p.IPVSVAddr = netip.MustParseAddrPort("10.96.0.10:53") }),
+			with(func(p *packet.Packet) { *p = ipvsPkt; p.IPVSVAddr = netip.AddrPort{} })}}, // no connection (an un-NATed reply)
+		// A negated option never matches a packet without the ipvs property.
+		{"-m ipvs ! --vaddr 10.96.0.0/16", []packet.Packet{with(func(p *packet.Packet) { *p = ipvsPkt; p.IPVSVAddr = netip.MustParseAddrPort("192.0.2.10:80") })},
+			[]packet.Packet{base, ipvsPkt}},
+		{"-m ipvs ! --vport 80", nil, []packet.Packet{base, ipvsPkt}},
+		{"-m ipvs --vproto 6", []packet.Packet{ipvsPkt}, []packet.Packet{base, with(func(p *packet.Packet) { *p = ipvsPkt; p.Proto = packet.UDP })}},
+		{"-m ipvs --vproto tcp ! --vport 443", []packet.Packet{ipvsPkt}, []packet.Packet{base}},
+		{"-m ipvs --vdir ORIGINAL", []packet.Packet{ipvsPkt}, []packet.Packet{base, with(func(p *packet.Packet) { *p = ipvsPkt; p.Untracked = true })}},
+		{"-m ipvs --vdir REPLY", nil, []packet.Packet{ipvsPkt}},
+		{"-m ipvs --vmethod MASQ", []packet.Packet{ipvsPkt}, []packet.Packet{base, with(func(p *packet.Packet) { *p = ipvsPkt; p.IPVSMethod = packet.IPVSGate })}},
+		{"-m ipvs ! --vmethod GATE", []packet.Packet{ipvsPkt}, []packet.Packet{base}},
 		{"-m iprange --src-range 10.0.0.1-10.0.0.9", []packet.Packet{base}, []packet.Packet{with(func(p *packet.Packet) { p.Src = netip.MustParseAddr("10.0.0.10") })}},
 		{"-m iprange ! --dst-range 10.244.1.1-10.244.1.4", []packet.Packet{base}, []packet.Packet{with(func(p *packet.Packet) { p.Dst = netip.MustParseAddr("10.244.1.3") })}},
 		{"-m pkttype --pkt-type unicast", []packet.Packet{base}, []packet.Packet{with(func(p *packet.Packet) { p.Dst = netip.MustParseAddr("224.0.0.1") })}},
@@ -165,6 +185,32 @@ func TestMayMatch(t *testing.T) {
 			t.Errorf("%s: a statistic match splits into 2 paths, got %+v", m, res)
 		case !isNth && (len(res) != 1 || res[0].Verdict != iptables.Unknown || res[0].UnknownRule == nil):
 			t.Errorf("%s: want unknown citing the rule, got %+v", m, res)
+		}
+	}
+}
+
+// TestIPVSMayMatch: the options a snapshot cannot answer for a packet IPVS handled stay
+// unknown (never accept); for a packet IPVS did not handle, xt_ipvs fails at once.
+func TestIPVSMayMatch(t *testing.T) {
+	p := pkt(packet.TCP, "10.0.0.2", "10.244.1.5", 40000, 80)
+	p.IPVS, p.IPVSVAddr = true, netip.MustParseAddrPort("10.96.0.10:80")
+	for _, m := range []string{"-m ipvs --vportctl 21", "-m ipvs --vaddr 10.96.0.0/16 --vmethod MASQ", "-m ipvs ! --vmethod MASQ"} {
+		rs, err := iptables.Parse(source.NewFile("t", []byte("*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n-A FORWARD "+m+" -j DROP\nCOMMIT\n")), false)
+		if err != nil {
+			t.Fatalf("%s: %v", m, err)
+		}
+		if res := rs.Chain(nil, "filter", "FORWARD", p); len(res) != 1 || res[0].Verdict != iptables.Unknown || res[0].UnknownRule == nil {
+			t.Errorf("%s: want unknown citing the rule, got %+v", m, res)
+		}
+		q := p
+		q.IPVS = false
+		if res := rs.Chain(nil, "filter", "FORWARD", q); len(res) != 1 || res[0].Verdict != iptables.Accept {
+			t.Errorf("%s: a packet without the ipvs property never matches, got %+v", m, res)
+		}
+	}
+	for _, m := range []string{"-m ipvs --vdir SIDEWAYS", "-m ipvs --vmethod NAT", "-m ipvs --vport x"} {
+		if _, err := iptables.Parse(source.NewFile("t", []byte("*filter\n:FORWARD ACCEPT [0:0]\n-A FORWARD "+m+" -j DROP\nCOMMIT\n")), false); err == nil {
+			t.Errorf("%s: want a parse error", m)
 		}
 	}
 }

@@ -86,7 +86,25 @@ type Packet struct {
 	PhysIn, PhysOut   string // bridge ports, when the packet is bridged
 	Bridged           bool
 	IPVS              bool // the packet belongs to an IPVS connection
+	// IPVSVAddr is the virtual address and port of the IPVS connection the packet is in,
+	// as IPVS's own connection table finds it for the packet where it is now: set on a
+	// request IPVS has sent to its real server (until it leaves the namespace) and on a
+	// reply from that real server until IPVS un-NATs it; invalid otherwise. It does not
+	// depend on conntrack (net.ipv4.vs.conntrack=0 leaves the table intact).
+	IPVSVAddr netip.AddrPort
+	// IPVSMethod is that connection's forwarding method (IPVSMasq, ...), when IPVSVAddr is set.
+	IPVSMethod uint8
 }
+
+// IPVS forwarding methods of a connection (IP_VS_CONN_F_FWD_MASK), as -m ipvs --vmethod
+// names three of them.
+const (
+	IPVSMethodUnknown uint8 = iota
+	IPVSMasq                // MASQ
+	IPVSGate                // GATE (direct routing)
+	IPVSTunnel              // IPIP
+	IPVSLocal               // a real server on the director itself (LOCALNODE)
+)
 
 // Is6 reports whether the packet is IPv6.
 func (p Packet) Is6() bool { return p.Dst.Is6() && !p.Dst.Is4In6() }
