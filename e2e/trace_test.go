@@ -23,6 +23,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/netsim/netsim/bundle"
+	"github.com/netsim/netsim/diagnose"
 	"github.com/netsim/netsim/e2e/testbed"
 	"github.com/netsim/netsim/model"
 	"github.com/netsim/netsim/rules/packet"
@@ -403,9 +404,23 @@ func runScenarios(t *testing.T, tb *testbed.Testbed, prefix string, scenarios []
 				t.Fatal(err)
 			}
 			fs := frozenScenario{Name: sc.name, Guide: sc.guide}
+			var verdicts []simulate.Verdict
 			for _, c := range sc.cases {
 				v := checkCase(t, tb, dir, c)
+				verdicts = append(verdicts, v)
 				fs.Cases = append(fs.Cases, frozenCase{Args: c.args(), Verdict: string(v)})
+			}
+			checkDiagnose(t, sc.name, dir)
+			// The same scenario through `netsim collect` (client-go for the API, the node
+			// part in each node's namespace): the collected bundle must give the verdicts
+			// the kernel agrees with, the same as the plain-tools dump.
+			if collectedScenarios[sc.name] {
+				cdir := collectTestbed(t, tb)
+				for i, c := range sc.cases {
+					if v := checkCase(t, tb, cdir, c); v != verdicts[i] {
+						t.Errorf("%s: the collected bundle says %s, the dumped one %s", c, v, verdicts[i])
+					}
+				}
 			}
 			if freeze != "" && !t.Failed() {
 				freezeBundle(t, dir, filepath.Join(freeze, sc.name+".tar.gz"))
@@ -419,6 +434,110 @@ func runScenarios(t *testing.T, tb *testbed.Testbed, prefix string, scenarios []
 	if freeze != "" && !t.Failed() {
 		freezeCases(t, freeze, frozen)
 	}
+}
+
+// diagnoseWant is what `netsim diagnose` must find, with no flow given, in each live
+// scenario's bundle (the injected fault's codes); a scenario not listed is healthy and must
+// have no error finding. (diagnose/faults_test.go holds the same table for the frozen
+// bundles, with why the few faults that show only for a flow do.)
+var diagnoseWant = map[string][]string{
+	"forward-drop": {"firewall-forward-drop"}, "input-reject": {"firewall-input-drop"}, "dns-udp-blocked": {"firewall-forward-drop"},
+	"ip-forward-off": {"ip-forward-off"}, "bridge-nf-off": {"bridge-nf-call-iptables-off"}, "rp-filter-asymmetric": {"rp-filter-asymmetric"},
+	"route-missing": {"route-missing"}, "pod-no-default-route": {"pod-no-default-route"}, "blackhole-route": {"route-blackhole"},
+	"wrong-neighbour": {"neighbour-wrong-mac"}, "duplicate-address": {"duplicate-address"}, "kube-proxy-gone": {"kube-proxy-stale"},
+	"no-endpoints": {"service-no-endpoints"}, "wrong-targetport": {"service-targetport-mismatch"}, "not-ready": {"endpoint-not-ready"},
+	"hairpin-off": {"hairpin-off"}, "networkpolicy-not-enforced": {"policy-not-enforced"}, "mtu": {"mtu-mismatch"},
+	"vxlan-mtu": {"mtu-mismatch"}, "vxlan-fdb-missing": {"vxlan-fdb-missing"}, "vxlan-vtep-wrong-dst": {"vxlan-fdb-wrong-dst"},
+	"nft-bridge-nf-off": {"bridge-nf-call-iptables-off"}, "nft-ip-forward-off": {"ip-forward-off"},
+	"nft-iptables-forward-drop": {"firewall-forward-drop"}, "nft-nft-forward-drop": {"firewall-forward-drop"},
+	"nft-nft-input-reject": {"firewall-input-drop"}, "nft-nft-prerouting-accept-then-drop": {"firewall-forward-drop"},
+	"nft-no-endpoints": {"service-no-endpoints"}, "nft-wrong-targetport": {"service-targetport-mismatch"},
+}
+
+// diagnoseUnfound are faults diagnose does not find without a flow yet, and why.
+var diagnoseUnfound = map[string]string{
+	"listener-localhost":  "the listener's port is neither a Service endpoint nor a declared container port: only a flow shows it",
+	"nft-kube-proxy-gone": "kube-proxy's nftables maps are not yet compared with the API objects",
+}
+
+// checkDiagnose runs diagnose on a live scenario's bundle: the injected fault's codes must
+// be reported; a healthy scenario must have no error finding.
+func checkDiagnose(t *testing.T, name, dir string) {
+	t.Helper()
+	b, err := bundle.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	c, err := model.Load(b, model.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := diagnose.Run(c, diagnose.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]bool{}
+	var errs []string
+	for _, f := range rep.Findings {
+		got[f.Code] = true
+		if f.Severity == "error" {
+			errs = append(errs, f.Code+": "+f.Message)
+		}
+	}
+	want, fault := diagnoseWant[name]
+	if why, ok := diagnoseUnfound[name]; ok {
+		t.Logf("diagnose: %s is not expected to be found without a flow: %s", name, why)
+		return
+	}
+	if !fault {
+		if len(errs) > 0 {
+			t.Errorf("diagnose on a healthy scenario reports errors: %v", errs)
+		}
+		return
+	}
+	for _, w := range want {
+		if !got[w] {
+			t.Errorf("diagnose does not find %s (finds %v)", w, keys(got))
+		}
+	}
+}
+
+// collectedScenarios are also traced from a bundle made by `netsim collect`.
+var collectedScenarios = map[string]bool{"healthy": true, "forward-drop": true, "route-missing": true, "kube-proxy-gone": true, "nft-healthy": true}
+
+// collectTestbed collects the testbed with `netsim collect`: the cluster part through
+// client-go from inside the underlay namespace (where the API server listens), the node part
+// run by --node-command as `netsim collect node` inside each node's namespace, with the
+// node's pod namespaces named.
+func collectTestbed(t *testing.T, tb *testbed.Testbed) string {
+	t.Helper()
+	netsimBin := buildNetsim(t)
+	script := filepath.Join(t.TempDir(), "node-part.sh")
+	var sb strings.Builder
+	sb.WriteString("#!/bin/sh\nset -e\ncase \"$1\" in\n")
+	for _, n := range tb.Nodes {
+		var pods []string
+		for _, p := range tb.Pods {
+			if p.Node == n.Name {
+				pods = append(pods, p.Namespace+"_"+p.Name+"="+p.NetNS)
+			}
+		}
+		fmt.Fprintf(&sb, "%s) exec ip netns exec %s %s collect node --quiet --pod-netns %s -o - ;;\n", n.Name, n.NetNS, netsimBin, strings.Join(pods, ","))
+	}
+	sb.WriteString("*) echo \"unknown node $1\" >&2; exit 1 ;;\nesac\n")
+	if err := os.WriteFile(script, []byte(sb.String()), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "collected")
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "ip", "netns", "exec", tb.Underlay, netsimBin, "collect", "--kubeconfig", tb.LocalKubeconfig,
+		"--nodes", "all", "--node-command", script+" {node}", "-o", dir).CombinedOutput()
+	if err != nil {
+		t.Fatalf("netsim collect: %v\n%s", err, out)
+	}
+	return dir
 }
 
 // freezeBundle writes a scenario's bundle as a .tar.gz for the tests that run without root.
