@@ -201,7 +201,9 @@ func (e *NetNS) ipvsSchedule(o Outcome) ([]Outcome, bool) {
 		}
 		o.Steps = append(o.Steps, Step{What: "ipvs", Action: "reject", Pos: svc.Pos, Text: svc.Text, Packet: p,
 			Note: why + "; IPVS answers ICMP port unreachable (ip_vs_leave)"})
-		e.block(&o, Rejected, "icmp-port-unreachable", why)
+		// Final even when the walk goes on past blockers: "as if allowed" has no real
+		// server to go to (it would only reach the director's own sockets).
+		o.Kind, o.Reject, o.Why = Rejected, "icmp-port-unreachable", why
 		return []Outcome{o}, true
 	}
 	var out []Outcome

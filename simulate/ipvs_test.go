@@ -170,3 +170,76 @@ func TestIPVSPropertyScrubbed(t *testing.T) {
 		}
 	}
 }
+
+// TestIPVSAgainstAPI: the warnings that compare a node's IPVS state with the API objects.
+func TestIPVSAgainstAPI(t *testing.T) {
+	findings := func(r *Result) string {
+		var out []string
+		for _, p := range r.Paths {
+			var codes []string
+			for _, f := range p.Findings {
+				codes = append(codes, f.Code)
+			}
+			out = append(out, p.Endpoint+" "+string(p.Verdict)+" "+strings.Join(codes, ","))
+		}
+		sort.Strings(out)
+		return strings.Join(out, "; ")
+	}
+	for _, tc := range []struct {
+		name, bundle string
+		edits        map[string][2]string
+		src, dst     string
+		want         string
+		msg          string // in some finding's message
+	}{
+		// node2's kube-proxy lags: 10.244.1.9 (an old pod) is a real server, 10.244.1.2 is not.
+		{"stale", "kube-proxy-stale", nil, "pod/default/pod2b", "svc/default/echo",
+			"10.244.1.9:8080 no-route neighbour,ipvs-endpoints-differ; 10.244.2.2:8080 delivered ipvs-endpoints-differ",
+			"real servers that are not endpoints: 10.244.1.9:8080 (nodes/node2/ipvs.txt:8); endpoints that are not real servers: 10.244.1.2:8080"},
+		// In sync: nothing to say (node1's eTP Local NodePort without a local endpoint
+		// keeps the remote one, as kube-proxy does).
+		{"in-sync", "two-node-ipvs", nil, "pod/default/pod1b", "svc/default/echo",
+			"10.244.1.2:8080 delivered ; 10.244.2.2:8080 delivered ", ""},
+		{"etp-local", "two-node-ipvs", nil, "node/node2", "10.200.0.11:30082", "10.244.2.2:8080 denied drop,reply-not-unnat", ""},
+		// Drained to weight 0 after the endpoints went away: the drained code, no mismatch.
+		{"drained", "drained", nil, "pod/default/pod1b", "svc/default/echo", "10.96.158.24:80 rejected ipvs-all-drained", "drained to weight 0"},
+		{"no-endpoints", "two-node-ipvs", nil, "pod/default/pod1b", "svc/default/noep", "10.96.123.45:80 rejected ipvs-no-real-server",
+			"IPVS virtual service 10.96.123.45:80/tcp (nodes/node1/ipvs.txt:6) has no real server"},
+		// The ClusterIP is missing from KUBE-CLUSTER-IP: KUBE-IPVS-FILTER rejects it.
+		{"ipset", "two-node-ipvs", map[string][2]string{"nodes/node1/ipset.txt": {"add KUBE-CLUSTER-IP 10.96.158.24,tcp:80\n", ""}},
+			"pod/default/pod1b", "svc/default/echo",
+			"10.244.1.2:8080 rejected iptables-reject,ipvs-ipset-missing; 10.244.2.2:8080 rejected iptables-reject,ipvs-ipset-missing",
+			"10.96.158.24:80/tcp (clusterIP of Service default/echo) is not in ipset KUBE-CLUSTER-IP"},
+		// The ClusterIP is not on kube-ipvs0: routed on untranslated.
+		{"kube-ipvs0", "two-node-ipvs", map[string][2]string{
+			"nodes/node1/addr.json":  {`"local": "10.96.158.24",`, `"local": "10.96.158.99",`},
+			"nodes/node1/route.json": {`"dst": "10.96.158.24",`, `"dst": "10.96.158.99",`}},
+			"pod/default/pod1b", "svc/default/echo", "10.96.158.24:80 denied service-not-translated,ipvs-address-missing",
+			"10.96.158.24:80/tcp (clusterIP of Service default/echo) is not a local address"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := ipvsBundle(t, tc.bundle, tc.edits)
+			src, dst := tc.src, tc.dst
+			port := uint16(80)
+			if a, p, ok := strings.Cut(dst, ":"); ok {
+				dst, port = a, 30082
+				_ = p
+			}
+			r := trace(t, New(c), src, dst, port, packet.TCP)
+			if got := findings(r); got != tc.want {
+				t.Errorf("got  %s\nwant %s", got, tc.want)
+			}
+			if tc.msg != "" {
+				found := false
+				for _, p := range r.Paths {
+					for _, f := range p.Findings {
+						found = found || strings.Contains(f.Message, tc.msg)
+					}
+				}
+				if !found {
+					t.Errorf("no finding says %q: %+v", tc.msg, r.Paths[0].Findings)
+				}
+			}
+		})
+	}
+}

@@ -394,6 +394,7 @@ func (t *tracer) outcome(w *walk, sp *Space, o Outcome) {
 		w.hop(Hop{Node: sp.Node, NetNS: sp.Name, Step: st.What, Action: st.Action, Pos: st.Pos, Text: st.Text, Note: st.Note, Packet: st.Packet})
 	}
 	w.branches = append(w.branches, o.Branches...)
+	t.ipvsChecks(w, sp, base) // IPVS against the API objects (ipvs_check.go)
 	for _, b := range o.Blocked {
 		h := base + b.Step
 		if b.Step < 0 || h >= len(w.hops) {
@@ -496,6 +497,11 @@ func (t *tracer) blockFromStep(w *walk, sp *Space, kind OutcomeKind, reject, why
 			w.blockAt(VDenied, hop, "drop", fmt.Sprintf("%s%s drops %s: %s%s", dir, where, pkt, why, cite), "")
 		}
 	case Rejected:
+		if h.Step == "ipvs" {
+			code, msg, fix := t.ipvsReject(sp, h, pkt) // ipvs_check.go
+			w.blockAt(VRejected, hop, code, dir+where+": "+msg, fix)
+			break
+		}
 		code, fix := "iptables-reject", "allow this traffic in "+strings.TrimPrefix(h.Step, "iptables ")+" on "+sp.Node
 		if strings.HasPrefix(h.Step, "nftables") {
 			code = "nftables-reject"
