@@ -1,0 +1,123 @@
+package aws
+
+import (
+	"net/netip"
+)
+
+// RouteTableFor returns a subnet's route table: the one explicitly associated with it,
+// else the VPC's main table.
+func (x *Export) RouteTableFor(subnet, vpc string) (t *RouteTable, explicit bool) {
+	for _, rt := range x.RouteTables {
+		if contains(rt.Subnets, subnet) {
+			return rt, true
+		}
+	}
+	for _, rt := range x.RouteTables {
+		if rt.Main && (vpc == "" || rt.VpcID == vpc) {
+			return rt, false
+		}
+	}
+	return nil, false
+}
+
+// Lookup picks the route for an address by longest prefix; a route to a managed prefix
+// list counts with the longest of its entries that holds the address. unknown names a
+// prefix list route that could not be judged for want of its entries.
+func (x *Export) Lookup(t *RouteTable, a netip.Addr) (best *Route, unknown string) {
+	bits := -1
+	for i := range t.Routes {
+		r := &t.Routes[i]
+		l := -1
+		switch {
+		case r.Dst.IsValid():
+			if r.Dst.Contains(a) {
+				l = r.Dst.Bits()
+			}
+		case r.PrefixList != "":
+			pl := x.PrefixLists[r.PrefixList]
+			if pl == nil || !pl.HasEntries {
+				unknown = "route to prefix list " + r.PrefixList + " (its entries are not exported)"
+				continue
+			}
+			for _, c := range pl.CIDRs {
+				if c.Contains(a) && c.Bits() > l {
+					l = c.Bits()
+				}
+			}
+		}
+		if l > bits {
+			best, bits = r, l
+		}
+	}
+	return best, unknown
+}
+
+// DstLabel renders the route's destination: a CIDR or a prefix list.
+func (r *Route) DstLabel() string {
+	if r.Dst.IsValid() {
+		return r.Dst.String()
+	}
+	return r.PrefixList
+}
+
+// Label renders the route: "10.244.2.0/24 -> eni-0abc (network interface)".
+func (r *Route) Label() string {
+	s := r.DstLabel() + " -> " + r.Target
+	if r.Kind != TargetLocal {
+		s += " (" + string(r.Kind) + ")"
+	}
+	if r.Blackhole {
+		s += " blackhole"
+	}
+	return s
+}
+
+// ENI returns an interface by ID.
+func (x *Export) ENI(id string) *ENI {
+	for _, n := range x.ENIs {
+		if n.ID == id {
+			return n
+		}
+	}
+	return nil
+}
+
+// ENIWith returns the interface holding an address as its own.
+func (x *Export) ENIWith(a netip.Addr) *ENI {
+	for _, n := range x.ENIs {
+		if n.Holds(a) {
+			return n
+		}
+	}
+	return nil
+}
+
+// PrimaryENI returns an instance's primary interface (device index 0).
+func (x *Export) PrimaryENI(in *Instance) *ENI {
+	var first *ENI
+	for _, id := range in.ENIs {
+		n := x.ENI(id)
+		if n == nil {
+			continue
+		}
+		if n.DeviceIndex == 0 {
+			return n
+		}
+		if first == nil {
+			first = n
+		}
+	}
+	return first
+}
+
+// PublicOwner returns the interface and private address a public IP maps to.
+func (x *Export) PublicOwner(pub netip.Addr) (*ENI, netip.Addr) {
+	for _, n := range x.ENIs {
+		for priv, p := range n.Public {
+			if p == pub {
+				return n, priv
+			}
+		}
+	}
+	return nil, netip.Addr{}
+}
