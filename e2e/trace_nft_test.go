@@ -249,6 +249,61 @@ func TestTraceNFTAgainstKernel(t *testing.T) {
 			apply:  func(t *testing.T, tb *testbed.Testbed) { mustExec(t, tb, n2, "sysctl", "-qw", "net.ipv4.ip_forward=0") },
 			revert: func(t *testing.T, tb *testbed.Testbed) { mustExec(t, tb, n2, "sysctl", "-qw", "net.ipv4.ip_forward=1") },
 			cases:  []traceCase{toPod2a, toEcho}},
+		// The dataplane's own faults, with kube-proxy's nft chains on the way.
+		{name: "listener-localhost", guide: "14", cases: []traceCase{
+			{From: "pod2b", Src: "pod/default/pod2b", Dst: "node/node1", Port: 10249, Proto: "tcp"},
+			{From: "pod1b", Src: "pod/default/pod1b", Dst: "pod/default/pod2b", Port: 8080, Proto: "tcp"},
+		}},
+		{name: "rp-filter-asymmetric", guide: "4",
+			apply: func(t *testing.T, tb *testbed.Testbed) {
+				if _, err := tb.Exec(tb.Underlay, "ip", "link", "add", "vx21", "type", "veth", "peer", "name", "eth1", "netns", n1); err != nil {
+					t.Fatal(err)
+				}
+				mustExec(t, tb, tb.Underlay, "ip", "link", "set", "vx21", "master", "br0", "up")
+				mustExec(t, tb, n1, "ip", "addr", "add", "10.200.0.21/24", "dev", "eth1")
+				mustExec(t, tb, n1, "ip", "link", "set", "eth1", "up")
+				mustExec(t, tb, n1, "sysctl", "-qw", "net.ipv4.conf.all.arp_ignore=1", "net.ipv4.conf.eth1.rp_filter=1")
+				mustExec(t, tb, n2, "ip", "route", "replace", "10.244.1.0/24", "via", "10.200.0.21")
+			},
+			revert: func(t *testing.T, tb *testbed.Testbed) {
+				mustExec(t, tb, n2, "ip", "route", "replace", "10.244.1.0/24", "via", "10.200.0.11")
+				mustExec(t, tb, tb.Underlay, "ip", "link", "del", "vx21")
+				mustExec(t, tb, n1, "sysctl", "-qw", "net.ipv4.conf.all.arp_ignore=0")
+			},
+			cases: []traceCase{toPod2a, toEcho}},
+		{name: "route-missing", guide: "5",
+			apply: func(t *testing.T, tb *testbed.Testbed) { mustExec(t, tb, n1, "ip", "route", "del", "10.244.2.0/24") },
+			revert: func(t *testing.T, tb *testbed.Testbed) {
+				mustExec(t, tb, n1, "ip", "route", "add", "10.244.2.0/24", "via", "10.200.0.12")
+			},
+			cases: []traceCase{toPod2a, toEcho}},
+		{name: "blackhole-route", guide: "7",
+			apply: func(t *testing.T, tb *testbed.Testbed) {
+				mustExec(t, tb, n1, "ip", "route", "add", "blackhole", pod("pod2a").IP+"/32")
+			},
+			revert: func(t *testing.T, tb *testbed.Testbed) {
+				mustExec(t, tb, n1, "ip", "route", "del", "blackhole", pod("pod2a").IP+"/32")
+			},
+			cases: []traceCase{toPod2a, toEcho}},
+		{name: "wrong-neighbour", guide: "8",
+			apply: func(t *testing.T, tb *testbed.Testbed) {
+				mustExec(t, tb, n1, "ip", "neigh", "replace", "10.200.0.12", "lladdr", "02:00:00:00:00:99", "dev", "eth0", "nud", "permanent")
+			},
+			revert: func(t *testing.T, tb *testbed.Testbed) {
+				mustExec(t, tb, n1, "ip", "neigh", "del", "10.200.0.12", "dev", "eth0")
+			},
+			cases: []traceCase{toPod2a, toEcho}},
+		{name: "mtu", guide: "25",
+			apply: func(t *testing.T, tb *testbed.Testbed) {
+				mustExec(t, tb, n1, "ip", "link", "set", "eth0", "mtu", "1400")
+			},
+			revert: func(t *testing.T, tb *testbed.Testbed) {
+				mustExec(t, tb, n1, "ip", "link", "set", "eth0", "mtu", "1500")
+			},
+			cases: []traceCase{
+				{From: "pod1b", Src: "pod/default/pod1b", Dst: "pod/default/pod2a", Proto: "icmp", Size: 1450},
+				{From: "pod1b", Src: "pod/default/pod1b", Dst: "pod/default/pod2a", Proto: "icmp", Size: 1400},
+			}},
 		// Last: kube-proxy is not started again.
 		{name: "kube-proxy-gone", guide: "10",
 			apply: func(t *testing.T, tb *testbed.Testbed) {
@@ -289,4 +344,21 @@ func runIn(netns, input string, name string, args ...string) ([]byte, error) {
 	cmd := exec.Command("ip", append([]string{"netns", "exec", netns, name}, args...)...)
 	cmd.Stdin = strings.NewReader(input)
 	return cmd.CombinedOutput()
+}
+
+// The nftables-mode scenarios' faults for checkDiagnose (trace_test.go's table holds the
+// first ones).
+func init() {
+	for name, codes := range map[string][]string{
+		"nft-dns-udp-blocked": {"firewall-forward-drop"}, "nft-hairpin-off": {"hairpin-off"}, "nft-not-ready": {"endpoint-not-ready"},
+		"nft-rp-filter-asymmetric": {"rp-filter-asymmetric"}, "nft-route-missing": {"route-missing"}, "nft-blackhole-route": {"route-blackhole"},
+		"nft-wrong-neighbour": {"neighbour-wrong-mac"}, "nft-mtu": {"mtu-mismatch"},
+	} {
+		if _, ok := diagnoseWant[name]; !ok {
+			diagnoseWant[name] = codes
+		}
+	}
+	if _, ok := diagnoseUnfound["nft-listener-localhost"]; !ok {
+		diagnoseUnfound["nft-listener-localhost"] = diagnoseUnfound["listener-localhost"]
+	}
 }
