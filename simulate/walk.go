@@ -24,6 +24,7 @@ type Simulator struct {
 	rules    *ruleCache
 	pol      *policy.Engine
 	enf      *policy.Enforcer
+	cloud    cloudState // the bundle's cloud provider (cloud.go)
 }
 
 // New starts a simulator over a loaded cluster.
@@ -60,6 +61,8 @@ type walk struct {
 	// intent is the API objects' policy verdict for the request, when an enforcer's rules
 	// are in the dumps: the end of the path compares it with what the dataplane did.
 	intent *intentCheck
+	// cloudBack undoes a cloud load balancer's (or gateway's) translation on the reply.
+	cloudBack cloudUndo
 }
 
 type intentCheck struct {
@@ -159,6 +162,9 @@ func (s *Simulator) Trace(q Query) (*Result, error) {
 		return nil, usagef("%s has no address in the bundle (a headless Service, or a pod without an IP)", q.Dst.Name)
 	}
 	s.prefetch(s.nodesFor(q))
+	if err := s.openCloud(); err != nil {
+		return nil, err
+	}
 	w := &walk{q: q, ttl: maxHops, answer: VDelivered}
 	for _, e := range []Endpoint{q.Src, q.Dst} {
 		if e.How != "" {
@@ -340,6 +346,10 @@ func (t *tracer) sourceSpace(e Endpoint) (*Space, error) {
 // node that holds the destination address, or, for a Service address that no node holds
 // (an external or load-balancer IP), every node with a dump, each a path of its own.
 func (t *tracer) fromOutside(w *walk, p packet.Packet) {
+	// An address the cloud answers for: a load balancer, a public IP (cloud.go).
+	if t.cloudIn(w, p) {
+		return
+	}
 	if d, err := t.s.G.NodeOwning(p.Dst); err == nil && d != nil {
 		h := w.hop(Hop{NetNS: "outside", Step: "underlay", Action: "forward", Packet: p, Note: "from outside to " + d.String()})
 		_ = h
@@ -1257,6 +1267,10 @@ func (t *tracer) underlay(w *walk, sp *Space, dev *Device, target netip.Addr, p 
 	if !t.neighbourOK(w, sp, dev, target, owner, p) {
 		return
 	}
+	// The cloud network between the nodes: security groups, ACLs, route table (cloud.go).
+	if !t.cloudCross(w, sp, owner, target, &p) {
+		return
+	}
 	w.hop(Hop{Node: sp.Node, NetNS: "underlay", Step: "underlay", Action: "forward", Packet: p, Note: sp.Node + " " + dev.Link.Name + " -> " + owner.String()})
 	t.arrive(w, owner, p)
 }
@@ -1264,6 +1278,9 @@ func (t *tracer) underlay(w *walk, sp *Space, dev *Device, target netip.Addr, p 
 // outside is where a packet goes when it leaves the cluster's nodes for an address that
 // none of them holds.
 func (t *tracer) outside(w *walk, sp *Space, dev *Device, target netip.Addr, p packet.Packet) {
+	if w.reply && w.client == nil {
+		p = t.cloudReply(w, sp, p) // undo a cloud load balancer's translation (cloud.go)
+	}
 	hop := Hop{Node: sp.Node, NetNS: "outside", Step: "underlay", Action: "forward", Packet: p, Note: sp.Node + " " + dev.Link.Name + " -> " + target.String() + " (outside the bundle)"}
 	if w.reply {
 		if w.client == nil {
@@ -1310,6 +1327,10 @@ func (t *tracer) outside(w *walk, sp *Space, dev *Device, target netip.Addr, p p
 		i := w.hop(hop)
 		w.blockAt(VNoRoute, i, "neighbour", fmt.Sprintf("%s: the next hop %s on %s does not answer ARP (%s)", sp.Node, target, dev.Link.Name, strings.Join(n.State, ",")), "")
 		t.end(w)
+		return
+	}
+	// The cloud's route tables, NAT and internet gateways decide from here (cloud.go).
+	if t.cloudOut(w, sp, target, p) {
 		return
 	}
 	if owner := t.podCIDROwner(p.Dst); owner != "" && !t.hasCloud() {
