@@ -60,6 +60,11 @@ var faultTable = map[string]struct {
 	"nft-nft-input-reject":                {guide: "1", want: []string{"firewall-input-drop"}},
 	"nft-nft-prerouting-accept-then-drop": {guide: "1", want: []string{"firewall-forward-drop"}}, // a warning: "ip daddr" is not compared in nft rules yet
 	"nft-no-endpoints":                    {guide: "11", want: []string{"service-no-endpoints"}},
+	"nft-dns":                             {guide: "26", healthy: true},
+	"nft-lb-source-ranges":                {healthy: true}, // kube-proxy's firewall chain denies the other sources by design
+	"nft-dns-udp-blocked":                 {guide: "26", want: []string{"firewall-forward-drop"}},
+	"nft-not-ready":                       {guide: "13", want: []string{"endpoint-not-ready"}},
+	"nft-hairpin-off":                     {guide: "15", want: []string{"hairpin-off"}},
 	"nft-wrong-targetport":                {guide: "12", want: []string{"service-targetport-mismatch"}},
 	"nft-kube-proxy-gone": {guide: "10", healthy: true,
 		flowOnly: "NOT FOUND YET: kube-proxy's nftables maps are compared with the API only for iptables mode; the nft-mode comparison (service-ips, the endpoint chains) is left to do"},
