@@ -232,13 +232,19 @@ var iptablesHookTables = map[string][]string{
 
 // mergedHook runs a hook where nft base chains are present.
 func (e *NetNS) mergedHook(name string, o Outcome, rs *iptables.Ruleset, chains []*nft.Chain) []Outcome {
-	if rs == nil && e.iptablesMissing(o.Packet.Is6()) {
+	if rs == nil {
+		// Without iptables-save the hook is not known in full: iptables-nft's tables are
+		// read from it, and legacy iptables' do not show in nft.json at all.
 		file := "iptables-save.txt"
 		if o.Packet.Is6() {
 			file = "ip6tables-save.txt"
 		}
-		o.Steps = append(o.Steps, Step{What: "iptables", Action: "unknown", Packet: o.Packet, Note: "nft.json shows tables iptables-nft wrote"})
-		if e.block(&o, Unknown, "", fmt.Sprintf("%s: nft.json shows iptables' tables, and the dump has no %s to read them from: the %s hook cannot be evaluated in full", e.State.Dir, file, name)) {
+		why := fmt.Sprintf("%s: no %s in the dump (legacy iptables' rules do not show in nft.json), so the %s hook cannot be evaluated in full", e.State.Dir, file, name)
+		if e.iptablesMissing(o.Packet.Is6()) {
+			why = fmt.Sprintf("%s: nft.json shows iptables' tables, and the dump has no %s to read them from: the %s hook cannot be evaluated in full", e.State.Dir, file, name)
+		}
+		o.Steps = append(o.Steps, Step{What: "iptables", Action: "unknown", Packet: o.Packet, Note: "no " + file})
+		if e.block(&o, Unknown, "", why) {
 			return []Outcome{o}
 		}
 	}

@@ -138,15 +138,15 @@ func TestIptablesNFTWithoutIptablesSave(t *testing.T) {
 	if len(outs) != 1 || outs[0].Kind != Unknown {
 		t.Errorf("iptables-nft's tables without iptables-save must be unknown: %+v", outs)
 	}
-	// With only native tables, the dump is complete without iptables-save.
+	// With only native tables it is unknown still: legacy iptables does not show in nft.json.
 	ns = node1(t, func(dir string) {
 		os.Remove(filepath.Join(dir, "nodes/node1/iptables-save.txt"))
 		os.WriteFile(filepath.Join(dir, "nodes/node1/nft.json"), []byte(nftDoc(table("inet", "fw", 1),
 			base("inet", "fw", "fwd", "filter", "forward", 0, "accept"))), 0o644)
 	})
 	for _, o := range ns.Arrive(podToPod(), "cni0") {
-		if o.Kind != Forward {
-			t.Errorf("native nft only: %v %s", o.Kind, o.Why)
+		if o.Kind != Unknown || !strings.Contains(o.Why, "no iptables-save.txt") {
+			t.Errorf("native nft only, no iptables-save: %v %s", o.Kind, o.Why)
 		}
 	}
 }

@@ -301,10 +301,6 @@ func (e *NetNS) ipHook(name string, o Outcome) []Outcome {
 		return e.mergedHook(name, o, rs, chains)
 	}
 	if rs == nil {
-		if e.nft != nil && !e.iptablesMissing(o.Packet.Is6()) {
-			// nft.json shows every table: neither iptables nor nft has a chain here.
-			return []Outcome{o}
-		}
 		file := "iptables-save.txt"
 		if o.Packet.Is6() {
 			file = "ip6tables-save.txt"
