@@ -32,7 +32,7 @@ type RouteQuery struct {
 	Reverse bool
 }
 
-// Verdict of a base chain for a packet.
+// Outcome is how a packet leaves a base chain.
 type Outcome uint8
 
 // Outcomes of a base chain.

@@ -41,7 +41,7 @@ func (o *matchOp) eval(c *ctx) (tri, string, string) {
 		case in == 0:
 			return boolTri(!want), "", ""
 		}
-		return tBranch, "", o.branchLabel(c)
+		return tBranch, "", o.String()
 	}
 	if len(o.key) > 1 {
 		hit := true
@@ -102,8 +102,6 @@ func (o *matchOp) eval(c *ctx) (tri, string, string) {
 	}
 	return boolTri(o.test(v.v)), "", ""
 }
-
-func (o *matchOp) branchLabel(c *ctx) string { return o.String() }
 
 func boolTri(b bool) tri {
 	if b {

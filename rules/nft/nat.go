@@ -3,8 +3,6 @@ package nft
 import (
 	"fmt"
 	"net/netip"
-
-	"github.com/netsim/netsim/rules/packet"
 )
 
 // nat applies dnat, snat, masquerade or redirect: the rule's last word for the packet
@@ -131,5 +129,3 @@ func (w *walker) nat(st *state, r *Rule, o *natOp, c *ctx) []Result {
 
 // walkOn continues after a rule that did not apply.
 func (w *walker) walkOn(st *state) []Result { return w.walk(st.stack, st.p, st.steps, st.br) }
-
-var _ = packet.TCP

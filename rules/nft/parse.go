@@ -496,6 +496,9 @@ func decodeRule(c *Chain, e entry) (*Rule, error) {
 		if err != nil {
 			return nil, source.Errorf(e.pos, "rule %d in %s/%s, statement %d: %v", r.Handle, c.Table.Key(), c.Name, i+1, err)
 		}
+		if _, xt := o.(*unknownOp); xt && strings.HasPrefix(o.String(), "xt ") {
+			c.Table.XT = true
+		}
 		r.ops = append(r.ops, o)
 	}
 	return r, nil

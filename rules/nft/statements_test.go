@@ -92,6 +92,9 @@ func TestStatements(t *testing.T) {
 			t.Errorf("rule %s under accept: %v", r.Text(), summary(res))
 		}
 	}
+	if !hasXT(rs, "ip filter") || hasXT(rs, "inet s") {
+		t.Errorf("only the table iptables-nft wrote has xt expressions")
+	}
 	xt := findRule(rs, "ip filter", 2)
 	if res := alone(xt, base); !strings.Contains(res[0].Why, "read from iptables-save") && !strings.Contains(res[0].Why, "reads from iptables-save") {
 		t.Errorf("xt: %q", res[0].Why)
@@ -107,4 +110,13 @@ func TestStatements(t *testing.T) {
 			t.Errorf("rule %d renders %q, want %q", handle, got, want)
 		}
 	}
+}
+
+func hasXT(rs *Ruleset, key string) bool {
+	for _, t := range rs.Tables {
+		if t.Key() == key {
+			return t.XT
+		}
+	}
+	return false
 }
