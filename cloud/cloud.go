@@ -57,7 +57,11 @@ type Decision struct {
 	// Note adds a fact (the NIC judged, the translation made).
 	Note string
 	// Packet is the packet after the decision (changed by NAT); the zero value means unchanged.
+	// For a Reply decision it is the reply judged, and the request goes on unchanged.
 	Packet packet.Packet
+	// Reply marks a check of the way back made while following the request (a stateless
+	// ACL, a route back) where the walk will not pass again: a NAT gateway's replies.
+	Reply bool
 	// Code, Message and Fix explain a decision that is not Allow, and warnings.
 	Code, Message, Fix string
 	// Warning marks an Allow that deserves a finding (a load balancer failing open).

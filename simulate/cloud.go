@@ -99,17 +99,29 @@ func cloudVerdict(v cloud.Verdict) Verdict {
 // packet as they leave it.
 func (t *tracer) cloudHops(w *walk, node string, ds []cloud.Decision, p packet.Packet) packet.Packet {
 	for _, d := range ds {
+		shown := p
 		if d.Packet.Src.IsValid() {
-			p = d.Packet
+			shown = d.Packet
+			if !d.Reply {
+				p = d.Packet
+			}
 		}
 		text := d.Object
 		if d.Text != "" {
 			text += ": " + d.Text
 		}
-		i := w.hop(Hop{Node: node, NetNS: "cloud", Step: d.Step, Action: d.Action, Pos: d.Pos, Text: text, Note: d.Note, Packet: p})
+		i := w.hop(Hop{Node: node, NetNS: "cloud", Step: d.Step, Action: d.Action, Pos: d.Pos, Text: text, Note: d.Note, Packet: shown})
+		if d.Reply {
+			w.hops[i].Reply = true
+		}
 		switch {
 		case d.Blocks():
-			w.blockAt(cloudVerdict(d.Verdict), i, d.Code, d.Message+t.masqueradedWhy(w, d, p)+cite(d.Pos), d.Fix)
+			fix := d.Fix
+			why := t.masqueradedWhy(w, d, p)
+			if why != "" {
+				fix += "; or, if the peer should see pod addresses, stop masquerading towards it (add its range to ip-masq-agent's nonMasqueradeCIDRs)"
+			}
+			w.blockAt(cloudVerdict(d.Verdict), i, d.Code, d.Message+why+cite(d.Pos), fix)
 		case d.Warning:
 			w.infos = append(w.infos, Finding{Code: d.Code, Severity: "warning", Hop: i, Message: d.Message + cite(d.Pos), Fix: d.Fix})
 		}

@@ -290,7 +290,8 @@ func (p *Provider) viaPublicIP(e *ENI, priv netip.Addr, pk packet.Packet) cloud.
 		return cloud.Entry{Decisions: ds}
 	}
 	if d, r, ok := p.lookup(e.SubnetID, e.VpcID, pk.Src, cloud.Leg{}); !ok || r.Kind != TargetIGW {
-		d.Step = "aws route table (reply)"
+		d.Step, d.Reply = "aws route table (reply)", true
+		d.Packet = packet.Packet{Src: priv, Dst: pk.Src, Proto: pk.Proto, SPort: pk.DPort, DPort: pk.SPort, Reply: true}
 		if d.Verdict != cloud.Unknown {
 			d.Verdict, d.Action, d.Code = cloud.Deny, "drop", "aws-return-route"
 			d.Message = fmt.Sprintf("the replies to %s are lost: %s (%s's table) does not send them to an internet gateway", pk.Src, objectID(d.Object), e.SubnetID)

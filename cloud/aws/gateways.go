@@ -65,7 +65,7 @@ func (p *Provider) viaNAT(l cloud.Leg, nic *ENI, r *Route) ([]cloud.Decision, cl
 	back := packet.Packet{Src: orig.Dst, Dst: snat.Src, Proto: orig.Proto, SPort: orig.DPort, DPort: orig.SPort, Reply: true}
 	out = append(out, p.aclCheck(n.SubnetID, n.VpcID, false, back)...)
 	if d, rb, ok := p.lookup(n.SubnetID, n.VpcID, orig.Src, cloud.Leg{}); !ok || (rb.Kind == TargetLocal && p.X.ENIWith(orig.Src) == nil) || (rb.Kind != TargetLocal && rb.Kind != TargetENI && rb.Kind != TargetInstance) {
-		d.Step, d.Action = "aws route table (reply)", "drop"
+		d.Step, d.Action, d.Reply, d.Packet = "aws route table (reply)", "drop", true, withDst(back, orig.Src)
 		if d.Verdict != cloud.Unknown {
 			d.Verdict, d.Code = cloud.Deny, "aws-nat-return-route"
 			d.Message = fmt.Sprintf("the replies are lost: %s translates them back to %s, and its subnet's table (%s) has no route to that address that reaches node %s", n.ID, orig.Src, objectID(d.Object), l.From)
@@ -75,7 +75,7 @@ func (p *Provider) viaNAT(l cloud.Leg, nic *ENI, r *Route) ([]cloud.Decision, cl
 		}
 		out = append(out, d)
 	} else {
-		d.Step = "aws route table (reply)"
+		d.Step, d.Reply, d.Packet = "aws route table (reply)", true, withDst(back, orig.Src)
 		out = append(out, d)
 	}
 	backIn := back
@@ -196,4 +196,10 @@ func (p *Provider) viaTGW(l cloud.Leg, r *Route) ([]cloud.Decision, cloud.Landin
 		return []cloud.Decision{d}, cloud.Landing{}
 	}
 	return []cloud.Decision{d}, cloud.Landing{Beyond: fmt.Sprintf("%s %s through %s", best.Type, best.Resource, r.Target)}
+}
+
+// withDst is the packet sent on to another address (a NAT gateway's translation undone).
+func withDst(p packet.Packet, a netip.Addr) packet.Packet {
+	p.Dst = a
+	return p
 }

@@ -140,9 +140,9 @@ type rawGroupRef struct{ GroupId, GroupName string }
 
 type rawENI struct {
 	NetworkInterfaceId, SubnetId, VpcId, PrivateIpAddress, InterfaceType, Description string
-	SourceDestCheck                                                      *bool
-	Groups                                                               []rawGroupRef
-	Attachment                                                           *struct {
+	SourceDestCheck                                                                   *bool
+	Groups                                                                            []rawGroupRef
+	Attachment                                                                        *struct {
 		InstanceId  string
 		DeviceIndex int
 	}

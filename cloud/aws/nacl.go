@@ -76,7 +76,7 @@ func (e *ACLEntry) RuleName() string {
 	return fmt.Sprintf("rule %d", e.Number)
 }
 
-// Label renders the rule: "rule 100: allow TCP 1024-65535 from 0.0.0.0/0".
+// Label renders the rule: "allow TCP 1024-65535 from 0.0.0.0/0".
 func (e *ACLEntry) Label() string {
 	act, word := "deny", "from"
 	if e.Allow {
@@ -90,5 +90,5 @@ func (e *ACLEntry) Label() string {
 	if icmpLike(proto) {
 		from, to = e.ICMPType, e.ICMPCode
 	}
-	return fmt.Sprintf("%s: %s %s%s %s %s", e.RuleName(), act, protoLabel(e.Protocol), rangeLabel(proto, from, to), word, e.CIDR)
+	return fmt.Sprintf("%s %s%s %s %s", act, protoLabel(e.Protocol), rangeLabel(proto, from, to), word, e.CIDR)
 }

@@ -23,6 +23,14 @@ func (p *Provider) Route(l cloud.Leg) ([]cloud.Decision, cloud.Landing) {
 		return []cloud.Decision{rd}, cloud.Landing{}
 	}
 	out := []cloud.Decision{rd}
+	if (r.Kind == TargetNAT || r.Kind == TargetIGW) && l.To == "" && l.Packet.Dst.IsPrivate() {
+		// A private destination that only a default route to the internet covers.
+		d := rd
+		d.Verdict, d.Action, d.Code = cloud.NoRoute, "no-route", "aws-no-route"
+		d.Message = fmt.Sprintf("routetable/%s has no route for the private address %s: only %s covers it, towards the internet, which does not route private addresses", objectID(rd.Object), l.Packet.Dst, r.Label())
+		d.Fix = fmt.Sprintf("add a route for the range holding %s (an on-premises network, a peer VPC) to %s, through the virtual private gateway, transit gateway or peering that reaches it", l.Packet.Dst, objectID(rd.Object))
+		return []cloud.Decision{d}, cloud.Landing{}
+	}
 	var more []cloud.Decision
 	var land cloud.Landing
 	switch r.Kind {
@@ -83,7 +91,7 @@ func (p *Provider) lookup(subnet, vpc string, dst netip.Addr, l cloud.Leg) (clou
 	}
 	which := fmt.Sprintf("%s's table", subnet)
 	if !explicit {
-		which = fmt.Sprintf("the main table of %s (%s has no table of its own)", rt.VpcID, subnet)
+		which = fmt.Sprintf("the main table of %s: %s has no table of its own", rt.VpcID, subnet)
 	}
 	r, unk := p.X.Lookup(rt, dst)
 	if r == nil {
@@ -146,7 +154,11 @@ func (p *Provider) misroute(l cloud.Leg, r *Route, land cloud.Landing) cloud.Dec
 		to = "node " + land.Node
 	}
 	d.Message = fmt.Sprintf("node %s sends %s to node %s, but the VPC routes by destination address, not by the next hop's MAC: route %s sends it to %s", l.From, flowText(l.Packet), l.To, r.Label(), to)
-	if node, c := p.podCIDROf(l.Packet.Dst); node != "" {
+	if node, c := p.podCIDROf(l.Packet.Dst); node != "" && r.Dst.IsValid() && r.Dst.Bits() > 0 && r.Kind != TargetENI && r.Kind != TargetInstance {
+		d.Code = "aws-cidr-overlap"
+		d.Message += fmt.Sprintf("; node %s's pod CIDR %s overlaps %s, a range the VPC reaches through %s (%s)", node, c, r.Dst, r.Target, r.Kind)
+		d.Fix = "give the cluster a pod CIDR that overlaps no range the VPC routes (its own, peered VPCs', on-premises ones); meanwhile a more specific route per node's pod CIDR to its interface wins"
+	} else if node != "" {
 		d.Message += fmt.Sprintf("; %s is in node %s's pod CIDR %s, which has no route of its own", l.Packet.Dst, node, c)
 		if e := p.nodeNIC[node]; e != nil {
 			d.Fix = fmt.Sprintf("add route %s -> %s (node %s's interface) to the route table, and turn off its source/destination check (host-gw and kubenet on AWS need both)", c, e.ID, node)
@@ -209,7 +221,9 @@ func (p *Provider) remote(l cloud.Leg, e *ENI, pk packet.Packet, via string) []c
 	}
 	out = append(out, p.sgCheck(e, true, pk, Peer{Addr: pk.Src}, cloud.Leg{From: l.From, Packet: pk}))
 	back := packet.Packet{Src: pk.Dst, Dst: pk.Src, Proto: pk.Proto, SPort: pk.DPort, DPort: pk.SPort, Reply: true}
-	if d, r, ok := p.lookup(e.SubnetID, e.VpcID, pk.Src, cloud.Leg{}); !ok {
+	d, r, ok := p.lookup(e.SubnetID, e.VpcID, pk.Src, cloud.Leg{})
+	d.Reply, d.Packet = true, back
+	if !ok {
 		d.Step = "aws route table (reply)"
 		if d.Verdict == cloud.NoRoute {
 			d.Verdict, d.Action, d.Code = cloud.Deny, "drop", "aws-return-route"

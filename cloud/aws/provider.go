@@ -362,7 +362,7 @@ func (p *Provider) aclCheck(subnet, vpc string, egress bool, pk packet.Packet) [
 	if egress {
 		peer = pk.Dst
 	}
-	d := cloud.Decision{Step: step, Object: "networkacl/" + acl.ID + " " + r.Entry.RuleName(), Pos: acl.Pos, Text: "rule *: deny all traffic (no rule matched)", Note: subnet}
+	d := cloud.Decision{Step: step, Object: "networkacl/" + acl.ID + " " + r.Entry.RuleName(), Pos: acl.Pos, Text: "deny all traffic (no rule matched)", Note: subnet, Packet: pk, Reply: pk.Reply}
 	if r.Entry != nil {
 		d.Pos, d.Text = r.Entry.Pos, r.Entry.Label()
 	}

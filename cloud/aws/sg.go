@@ -108,7 +108,7 @@ func (x *Export) carries(a netip.Addr, group string) bool {
 	return false
 }
 
-// Label renders a permission as a rule line: "ingress rule 2: TCP 30000-32767 from 0.0.0.0/0".
+// Label renders a permission: "TCP 30000-32767 from 0.0.0.0/0".
 func (pm *Permission) Label(ingress bool) string {
 	dir, word := "egress", "to"
 	if ingress {
@@ -121,7 +121,8 @@ func (pm *Permission) Label(ingress bool) string {
 	peers = append(peers, pm.Groups...)
 	peers = append(peers, pm.Lists...)
 	proto := protoNumber(pm.Protocol)
-	return fmt.Sprintf("%s rule %d: %s%s %s %s", dir, pm.Index, protoLabel(pm.Protocol), rangeLabel(proto, pm.From, pm.To), word, strings.Join(peers, ", "))
+	_ = dir
+	return fmt.Sprintf("%s%s %s %s", protoLabel(pm.Protocol), rangeLabel(proto, pm.From, pm.To), word, strings.Join(peers, ", "))
 }
 
 // groupNames renders groups as "sg-0abc (nodes), sg-0def".

@@ -1,0 +1,127 @@
+package root
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/netsim/netsim/internal/golden"
+)
+
+// TestCloudBundles traces the cloud field-guide rows (17-22, 24, and the cloud side of
+// 5) over bundles that join the testbed's real dataplane (testdata/bundles/two-node-
+// iptables: node1 10.200.0.11, node2 10.200.0.12, host-gw pod CIDRs 10.244.1.0/24 and
+// 10.244.2.0/24) with hand-written AWS exports mapping the nodes to instances
+// (testdata/cloud/aws/ROW/, laid over the testbed's files). The verdicts, exit codes,
+// text and JSON must match testdata/cloud/aws/cases.json and the golden files.
+func TestCloudBundles(t *testing.T) {
+	root := repoRoot(t)
+	data, err := os.ReadFile(filepath.Join(root, "testdata/cloud/aws/cases.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var scenarios []struct {
+		Name  string `json:"name"`
+		Guide string `json:"fieldGuide"`
+		Cases []struct {
+			Args    []string `json:"args"`
+			Verdict string   `json:"verdict"`
+		} `json:"cases"`
+	}
+	if err := json.Unmarshal(data, &scenarios); err != nil {
+		t.Fatal(err)
+	}
+	rows := map[string]bool{}
+	for _, sc := range scenarios {
+		rows[sc.Guide] = true
+	}
+	for _, r := range []string{"17", "18", "19", "20", "21", "22", "24"} {
+		if !rows[r] {
+			t.Errorf("no cloud bundle for field-guide row %s", r)
+		}
+	}
+	for _, sc := range scenarios {
+		b := composeCloudBundle(t, root, sc.Name)
+		for i, c := range sc.Cases {
+			name := fmt.Sprintf("%s-%d", sc.Name, i)
+			t.Run(name, func(t *testing.T) {
+				args := append([]string{"trace", "-b", b}, c.Args...)
+				jsonOut, errOut, code := run(t, append(args, "-o", "json")...)
+				var doc struct {
+					Verdict string `json:"verdict"`
+				}
+				if err := json.Unmarshal([]byte(jsonOut), &doc); err != nil {
+					t.Fatalf("%v: %v\n%s%s", args, err, jsonOut, errOut)
+				}
+				if doc.Verdict != c.Verdict {
+					t.Errorf("%v: verdict %q, want %q", c.Args, doc.Verdict, c.Verdict)
+				}
+				want := map[string]int{"delivered": 0, "unknown": 3}[c.Verdict]
+				if _, ok := map[string]int{"delivered": 0, "unknown": 3}[c.Verdict]; !ok {
+					want = 1
+				}
+				if code != want {
+					t.Errorf("%v: exit %d, want %d for %s", c.Args, code, want, c.Verdict)
+				}
+				text, _, _ := run(t, args...)
+				golden.Check(t, filepath.Join(root, "cmd/netsim/internal/root/testdata/cloud", name+".txt"), []byte(text))
+				golden.Check(t, filepath.Join(root, "cmd/netsim/internal/root/testdata/cloud", name+".json"), []byte(jsonOut))
+			})
+		}
+	}
+}
+
+// composeCloudBundle lays testdata/cloud/aws/NAME over a copy of the testbed bundle.
+func composeCloudBundle(t *testing.T, root, name string) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), name)
+	if err := os.CopyFS(dir, os.DirFS(filepath.Join(root, "testdata/bundles/two-node-iptables"))); err != nil {
+		t.Fatal(err)
+	}
+	overlay := filepath.Join(root, "testdata/cloud/aws", name)
+	err := filepath.WalkDir(overlay, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(overlay, p)
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, rel)), 0o755); err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dir, rel), data, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// TestCloudErrors: a malformed export is a bundle error (exit 2) naming its file and
+// line; a missing export makes the check unknown, never an allow.
+func TestCloudErrors(t *testing.T) {
+	root := repoRoot(t)
+	b := composeCloudBundle(t, root, "healthy")
+	bad := filepath.Join(b, "cloud/aws/describe-security-groups.json")
+	if err := os.WriteFile(bad, []byte("{\n  \"SecurityGroups\": [\n    {\"GroupId\": \"sg-1\",\n     \"IpPermissions\": [{\"IpProtocol\": \"tcp\", \"FromPort\": \"x\"}]}\n  ]\n}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, errOut, code := run(t, "trace", "-b", b, "pod/default/pod1a", "pod/default/pod2a", "8080")
+	if code != 2 || !contains(errOut, "cloud/aws/describe-security-groups.json:4") {
+		t.Errorf("malformed export: exit %d, stderr %q; want 2 naming describe-security-groups.json:4", code, errOut)
+	}
+	if err := os.Remove(bad); err != nil {
+		t.Fatal(err)
+	}
+	out, _, code := run(t, "trace", "-b", b, "pod/default/pod1a", "pod/default/pod2a", "8080")
+	if code != 3 || !contains(out, "describe-security-groups.json, so this is not known") {
+		t.Errorf("missing export: exit %d, want 3 (unknown) naming the missing file:\n%s", code, out)
+	}
+}
+
+func contains(s, sub string) bool { return strings.Contains(s, sub) }
