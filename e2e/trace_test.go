@@ -452,6 +452,7 @@ var diagnoseWant = map[string][]string{
 	"nft-iptables-forward-drop": {"firewall-forward-drop"}, "nft-nft-forward-drop": {"firewall-forward-drop"},
 	"nft-nft-input-reject": {"firewall-input-drop"}, "nft-nft-prerouting-accept-then-drop": {"firewall-forward-drop"},
 	"nft-no-endpoints": {"service-no-endpoints"}, "nft-wrong-targetport": {"service-targetport-mismatch"},
+	"nft-dns-udp-blocked": {"firewall-forward-drop"}, "nft-hairpin-off": {"hairpin-off"}, "nft-not-ready": {"endpoint-not-ready"},
 }
 
 // diagnoseUnfound are faults diagnose does not find without a flow yet, and why.
