@@ -73,11 +73,6 @@ var faultTable = map[string]struct {
 	"nft-wrong-neighbour":      {guide: "8", want: []string{"neighbour-wrong-mac"}},
 	"nft-mtu":                  {guide: "25", want: []string{"mtu-mismatch"}},
 	"nft-wrong-targetport":     {guide: "12", want: []string{"service-targetport-mismatch"}},
-	"nft-dns":                  {guide: "26", healthy: true},
-	"nft-dns-udp-blocked":      {guide: "26", want: []string{"firewall-forward-drop"}},
-	"nft-hairpin-off":          {guide: "15", want: []string{"hairpin-off"}},
-	"nft-not-ready":            {guide: "13", want: []string{"endpoint-not-ready"}},
-	"nft-lb-source-ranges":     {healthy: true, flowOnly: "loadBalancerSourceRanges deny the sources outside them by design; which flows is trace's answer"},
 	"nft-kube-proxy-gone": {guide: "10", healthy: true,
 		flowOnly: "NOT FOUND YET: kube-proxy's nftables maps are compared with the API only for iptables mode; the nft-mode comparison (service-ips, the endpoint chains) is left to do"},
 }
