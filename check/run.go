@@ -109,21 +109,14 @@ func Matches(expect, verdict string) bool {
 // firstBlocker is the first error finding of the first path not delivered, with the rule
 // of the hop it names.
 func firstBlocker(t *report.Trace) *Blocker {
-	for _, p := range t.Paths {
-		if p.Verdict == string(simulate.VDelivered) {
-			continue
-		}
-		for _, f := range p.Findings {
-			if f.Severity != "error" && p.Verdict != string(simulate.VUnknown) {
-				continue
-			}
-			b := &Blocker{Endpoint: p.Endpoint, Code: f.Code, Message: f.Message, Fix: f.Fix}
-			if f.Hop >= 0 && f.Hop < len(p.Hops) && p.Hops[f.Hop].Rule != nil {
-				h := p.Hops[f.Hop].Rule
-				b.File, b.Line, b.Text = h.File, h.Line, h.Text
-			}
-			return b
-		}
+	p, f, ok := t.FirstBlocker()
+	if !ok {
+		return nil
 	}
-	return nil
+	b := &Blocker{Endpoint: p.Endpoint, Code: f.Code, Message: f.Message, Fix: f.Fix}
+	if f.Hop >= 0 && f.Hop < len(p.Hops) && p.Hops[f.Hop].Rule != nil {
+		h := p.Hops[f.Hop].Rule
+		b.File, b.Line, b.Text = h.File, h.Line, h.Text
+	}
+	return b
 }

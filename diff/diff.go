@@ -405,7 +405,7 @@ func Compute(oldC, newC *model.Cluster, oldFS, newFS fs.FS) (*Result, error) {
 			continue
 		}
 		r.Changes = append(r.Changes, Change{From: f.from, To: f.to, FromPod: f.newSrc, ToPod: f.newDst, Port: f.pp.port, Protocol: f.pp.proto,
-			Old: ot.Verdict, New: nt.Verdict, OldBlocker: blocker(ot), NewBlocker: blocker(nt), Cause: f.cause})
+			Old: ot.Verdict, New: nt.Verdict, OldBlocker: ot.BlockerText(), NewBlocker: nt.BlockerText(), Cause: f.cause})
 	}
 	sort.SliceStable(r.Changes, func(i, j int) bool {
 		a, b := r.Changes[i], r.Changes[j]
@@ -483,20 +483,4 @@ func sortedPorts(m map[portProto]string) []portProto {
 		return out[i].proto < out[j].proto
 	})
 	return out
-}
-
-// blocker is "code: message" of a trace's first blocker, or "" when delivered.
-func blocker(t *report.Trace) string {
-	for _, p := range t.Paths {
-		if p.Verdict == string(simulate.VDelivered) {
-			continue
-		}
-		for _, f := range p.Findings {
-			if f.Severity == "error" || p.Verdict == string(simulate.VUnknown) {
-				return f.Code + ": " + f.Message
-			}
-		}
-		return p.Verdict
-	}
-	return ""
 }

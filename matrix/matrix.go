@@ -172,7 +172,7 @@ func Compute(c *model.Cluster, ns string) (*Matrix, error) {
 						unknown = true
 					}
 					if res.Verdict != simulate.VDelivered && cell.Blocker == "" {
-						cell.Blocker = blocker(report.FromResult(res))
+						cell.Blocker = report.FromResult(res).BlockerText()
 					}
 				}
 				if cell.Flows == 0 {
@@ -193,20 +193,4 @@ func Compute(c *model.Cluster, ns string) (*Matrix, error) {
 		}
 	}
 	return m, nil
-}
-
-// blocker is "code: message" of the first blocking finding of a trace.
-func blocker(t *report.Trace) string {
-	for _, p := range t.Paths {
-		if p.Verdict == string(simulate.VDelivered) {
-			continue
-		}
-		for _, f := range p.Findings {
-			if f.Severity == "error" || p.Verdict == string(simulate.VUnknown) {
-				return f.Code + ": " + f.Message
-			}
-		}
-		return p.Verdict
-	}
-	return ""
 }

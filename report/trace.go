@@ -375,3 +375,35 @@ func ExitCode(t *Trace) int {
 	}
 	return 0
 }
+
+// FirstBlocker is the first blocking finding of the first path that is not delivered — an
+// error finding, or any finding of an `unknown` path — with its path. ok is false when every
+// path is delivered or a path names no finding.
+func (t *Trace) FirstBlocker() (p *Path, f *Finding, ok bool) {
+	for i := range t.Paths {
+		p := &t.Paths[i]
+		if p.Verdict == "delivered" {
+			continue
+		}
+		for j := range p.Findings {
+			if f := &p.Findings[j]; f.Severity == "error" || p.Verdict == "unknown" {
+				return p, f, true
+			}
+		}
+	}
+	return nil, nil, false
+}
+
+// BlockerText is "code: message" of the first blocker, the first verdict not delivered when
+// no finding names one, or "" when every path is delivered: one line for a table cell.
+func (t *Trace) BlockerText() string {
+	if _, f, ok := t.FirstBlocker(); ok {
+		return f.Code + ": " + f.Message
+	}
+	for _, p := range t.Paths {
+		if p.Verdict != "delivered" {
+			return p.Verdict
+		}
+	}
+	return ""
+}

@@ -73,3 +73,27 @@ func TestDocumentForms(t *testing.T) {
 		t.Errorf("text:\n%s", tb.String())
 	}
 }
+
+func TestFirstBlocker(t *testing.T) {
+	tr := &Trace{Paths: []Path{
+		{Verdict: "delivered", Findings: []Finding{{Code: "x", Severity: "error"}}},
+		{Verdict: "denied", Findings: []Finding{{Code: "policy-not-enforced", Severity: "warning"}, {Code: "iptables-drop", Severity: "error", Message: "dropped"}}},
+	}}
+	if p, f, ok := tr.FirstBlocker(); !ok || f.Code != "iptables-drop" || p != &tr.Paths[1] {
+		t.Errorf("FirstBlocker = %v %v %v", p, f, ok)
+	}
+	if got := tr.BlockerText(); got != "iptables-drop: dropped" {
+		t.Errorf("BlockerText = %q", got)
+	}
+	unknown := &Trace{Paths: []Path{{Verdict: "unknown", Findings: []Finding{{Code: "nft-unknown", Severity: "warning", Message: "m"}}}}}
+	if got := unknown.BlockerText(); got != "nft-unknown: m" {
+		t.Errorf("an unknown path's finding blocks it: %q", got)
+	}
+	bare := &Trace{Paths: []Path{{Verdict: "no-route"}}}
+	if _, _, ok := bare.FirstBlocker(); ok || bare.BlockerText() != "no-route" {
+		t.Errorf("a path without findings: %q", bare.BlockerText())
+	}
+	if (&Trace{Paths: []Path{{Verdict: "delivered"}}}).BlockerText() != "" {
+		t.Error("delivered has no blocker")
+	}
+}
