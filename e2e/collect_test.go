@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
-	"fmt"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -334,22 +333,7 @@ func TestCollectAgainstAPIServer(t *testing.T) {
 	}
 
 	// (5) the full collection: the node part through --node-command, in each node's namespace.
-	script := filepath.Join(t.TempDir(), "node-part.sh")
-	var sb strings.Builder
-	sb.WriteString("#!/bin/sh\nset -e\ncase \"$1\" in\n")
-	for _, n := range tb.Nodes {
-		var pods []string
-		for _, p := range tb.Pods {
-			if p.Node == n.Name {
-				pods = append(pods, p.Namespace+"_"+p.Name+"="+p.NetNS)
-			}
-		}
-		fmt.Fprintf(&sb, "%s) exec ip netns exec %s %s collect node --quiet --pod-netns %s -o - ;;\n", n.Name, n.NetNS, bin, strings.Join(pods, ","))
-	}
-	sb.WriteString("*) echo \"unknown node $1\" >&2; exit 1 ;;\nesac\n")
-	if err := os.WriteFile(script, []byte(sb.String()), 0o755); err != nil {
-		t.Fatal(err)
-	}
+	script := nodePartScript(t, tb, bin)
 	out3 := filepath.Join(t.TempDir(), "full.tar.gz")
 	stdout, code = runCollect(t, tb, bin, "--kubeconfig", kc, "--nodes", "all", "--node-command", script+" {node}", "-o", out3)
 	t.Logf("collect --nodes all:\n%s", stdout)

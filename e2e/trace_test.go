@@ -507,13 +507,10 @@ func checkDiagnose(t *testing.T, name, dir string) {
 // collectedScenarios are also traced from a bundle made by `netsim collect`.
 var collectedScenarios = map[string]bool{"healthy": true, "forward-drop": true, "route-missing": true, "kube-proxy-gone": true, "nft-healthy": true}
 
-// collectTestbed collects the testbed with `netsim collect`: the cluster part through
-// client-go from inside the underlay namespace (where the API server listens), the node part
-// run by --node-command as `netsim collect node` inside each node's namespace, with the
-// node's pod namespaces named.
-func collectTestbed(t *testing.T, tb *testbed.Testbed) string {
+// nodePartScript writes the --node-command script that runs `netsim collect node` inside
+// the testbed node's namespace named by its first argument, with that node's pod namespaces.
+func nodePartScript(t *testing.T, tb *testbed.Testbed, bin string) string {
 	t.Helper()
-	netsimBin := buildNetsim(t)
 	script := filepath.Join(t.TempDir(), "node-part.sh")
 	var sb strings.Builder
 	sb.WriteString("#!/bin/sh\nset -e\ncase \"$1\" in\n")
@@ -524,12 +521,23 @@ func collectTestbed(t *testing.T, tb *testbed.Testbed) string {
 				pods = append(pods, p.Namespace+"_"+p.Name+"="+p.NetNS)
 			}
 		}
-		fmt.Fprintf(&sb, "%s) exec ip netns exec %s %s collect node --quiet --pod-netns %s -o - ;;\n", n.Name, n.NetNS, netsimBin, strings.Join(pods, ","))
+		fmt.Fprintf(&sb, "%s) exec ip netns exec %s %s collect node --quiet --pod-netns %s -o - ;;\n", n.Name, n.NetNS, bin, strings.Join(pods, ","))
 	}
 	sb.WriteString("*) echo \"unknown node $1\" >&2; exit 1 ;;\nesac\n")
 	if err := os.WriteFile(script, []byte(sb.String()), 0o755); err != nil {
 		t.Fatal(err)
 	}
+	return script
+}
+
+// collectTestbed collects the testbed with `netsim collect`: the cluster part through
+// client-go from inside the underlay namespace (where the API server listens), the node part
+// run by --node-command as `netsim collect node` inside each node's namespace, with the
+// node's pod namespaces named.
+func collectTestbed(t *testing.T, tb *testbed.Testbed) string {
+	t.Helper()
+	netsimBin := buildNetsim(t)
+	script := nodePartScript(t, tb, netsimBin)
 	dir := filepath.Join(t.TempDir(), "collected")
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
