@@ -26,6 +26,40 @@ type Set struct {
 	Members []string
 	// ipNetmask is hash:ip's netmask option (0 = host).
 	netmask int
+	// exact indexes a hash:ip or hash:ip,port set whose every entry is one address (and
+	// one TCP/UDP/SCTP port) without nomatch: membership is then a map lookup, as in the
+	// kernel's hash, instead of a scan (kube-proxy's ipvs mode keeps one entry per Service
+	// in KUBE-CLUSTER-IP and KUBE-IPVS-IPS). nil when the set does not qualify.
+	exact map[exactKey]struct{}
+}
+
+type exactKey struct {
+	addr  netip.Addr
+	proto uint8
+	port  uint16
+}
+
+// buildExact fills exact when every entry qualifies.
+func (set *Set) buildExact() {
+	if (set.Type != "hash:ip" && set.Type != "hash:ip,port") || set.netmask != 0 || len(set.Entries) < 16 {
+		return
+	}
+	withPort := set.Type == "hash:ip,port"
+	idx := make(map[exactKey]struct{}, len(set.Entries))
+	for _, e := range set.Entries {
+		if e.NoMatch || len(e.Nets) != 1 || e.Nets[0].Bits() != e.Nets[0].Addr().BitLen() {
+			return
+		}
+		k := exactKey{addr: e.Nets[0].Addr()}
+		if withPort {
+			if !e.HasPort || e.PortLo != e.PortHi || (e.Proto != packet.TCP && e.Proto != packet.UDP && e.Proto != packet.SCTP) {
+				return
+			}
+			k.proto, k.port = e.Proto, e.PortLo
+		}
+		idx[k] = struct{}{}
+	}
+	set.exact = idx
 }
 
 // Entry is one add line.
@@ -134,6 +168,7 @@ func Parse(f *source.File) (*Sets, error) {
 		}
 		// The most specific net entries first, so the first hit is the kernel's.
 		sort.SliceStable(set.Entries, func(i, j int) bool { return specificity(set.Entries[i]) > specificity(set.Entries[j]) })
+		set.buildExact()
 	}
 	return s, nil
 }
@@ -258,6 +293,23 @@ func (s *Sets) match(set *Set, p *packet.Packet, dirs []string, returnNomatch bo
 		if d == "mac" || d == "mark" {
 			return Maybe, "ipset " + set.Name + " (" + set.Type + ") matches on data netsim does not model"
 		}
+	}
+	if set.exact != nil {
+		// No entry has nomatch: found is a hit, or, with --return-nomatch, not one.
+		k := exactKey{addr: p.Dst}
+		if dirs[0] == "src" {
+			k.addr = p.Src
+		}
+		if len(set.Dims) == 2 {
+			k.proto, k.port = p.Proto, p.DPort
+			if dirs[1] == "src" {
+				k.port = p.SPort
+			}
+		}
+		if _, ok := set.exact[k]; ok && !returnNomatch {
+			return Yes, ""
+		}
+		return No, ""
 	}
 	for _, e := range set.Entries {
 		if entryMatches(set, e, p, dirs) {

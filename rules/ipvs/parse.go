@@ -36,6 +36,61 @@ type parser struct {
 	t   *Table
 	cur *Service
 	err error
+	// fields is the current line's fields (fieldsOf reuses it); reals and svcs are
+	// slabs the parsed values are carved from, so a 40,000-line dump allocates little.
+	fields []string
+	reals  []Real
+	svcs   []Service
+	ptrs   []*Real
+}
+
+// fieldsOf splits a line at spaces and tabs like strings.Fields, into a reused slice.
+func (p *parser) fieldsOf(t string) []string {
+	f := p.fields[:0]
+	for i := 0; i < len(t); {
+		for i < len(t) && (t[i] == ' ' || t[i] == '\t') {
+			i++
+		}
+		j := i
+		for j < len(t) && t[j] != ' ' && t[j] != '\t' {
+			j++
+		}
+		if j > i {
+			f = append(f, t[i:j])
+		}
+		i = j
+	}
+	p.fields = f
+	return f
+}
+
+func (p *parser) newReal() *Real {
+	if len(p.reals) == 0 {
+		p.reals = make([]Real, 256)
+	}
+	r := &p.reals[0]
+	p.reals = p.reals[1:]
+	return r
+}
+
+func (p *parser) newService() *Service {
+	if len(p.svcs) == 0 {
+		p.svcs = make([]Service, 64)
+	}
+	s := &p.svcs[0]
+	p.svcs = p.svcs[1:]
+	return s
+}
+
+// realsSlice is room for a service's first four real servers (kube-proxy's usual count);
+// more grow it as append does.
+func (p *parser) realsSlice() []*Real {
+	if len(p.ptrs) < 4 {
+		p.ptrs = make([]*Real, 1024)
+	}
+	r := p.ptrs[0:0:4]
+	p.ptrs = p.ptrs[4:]
+	return r
 }
 
 func (p *parser) errorf(n int, format string, args ...any) error {
@@ -58,7 +113,7 @@ func (p *parser) line(n int, text string) error {
 	if t == "" || strings.HasPrefix(t, "#") {
 		return nil
 	}
-	fields := strings.Fields(t)
+	fields := p.fieldsOf(t)
 	switch {
 	case fields[0] == "-A" || fields[0] == "-a" || fields[0] == "--add-service" || fields[0] == "--add-server":
 		if err := p.setForm(n, FormSave); err != nil {
@@ -87,7 +142,8 @@ func (p *parser) line(n int, text string) error {
 func (p *parser) saveLine(n int, text string, f []string) error {
 	isSvc := f[0] == "-A" || f[0] == "--add-service"
 	var svc Service
-	r := &Real{Weight: 1, WeightKnown: true, Method: Route, Pos: p.f.Pos(n), Text: text}
+	// ipvsadm's defaults for a real server: gatewaying, weight 1.
+	r := Real{Weight: 1, WeightKnown: true, Method: Route, Pos: p.f.Pos(n), Text: text}
 	var realAddr string
 	seenSvc := false
 	for i := 1; i < len(f); i++ {
@@ -109,7 +165,14 @@ func (p *parser) saveLine(n int, text string, f []string) error {
 			if err != nil {
 				return p.errorf(n, "%s %q: want ADDRESS:PORT with a numeric address and port (ipvsadm -n)", opt, v)
 			}
-			svc.Proto = map[string]uint8{"-t": 6, "--tcp-service": 6, "-u": 17, "--udp-service": 17, "--sctp-service": 132}[opt]
+			switch opt {
+			case "-t", "--tcp-service":
+				svc.Proto = 6
+			case "-u", "--udp-service":
+				svc.Proto = 17
+			default:
+				svc.Proto = 132
+			}
 			svc.Addr, seenSvc = ap, true
 		case "-f", "--fwmark-service":
 			v, err := arg()
@@ -194,12 +257,13 @@ func (p *parser) saveLine(n int, text string, f []string) error {
 		return p.errorf(n, "want the virtual service (-t, -u, --sctp-service ADDRESS:PORT or -f MARK)")
 	}
 	if isSvc {
-		s := svc
-		s.Pos, s.Text = p.f.Pos(n), text
+		s := p.newService()
+		*s = svc
+		s.Pos, s.Text, s.Reals = p.f.Pos(n), text, p.realsSlice()
 		if s.Proto != 0 {
 			s.V6 = s.Addr.Addr().Is6()
 		}
-		p.t.Services = append(p.t.Services, &s)
+		p.t.Services = append(p.t.Services, s)
 		return nil
 	}
 	owner := p.find(&svc)
@@ -214,7 +278,9 @@ func (p *parser) saveLine(n int, text string, f []string) error {
 		return p.errorf(n, "-r %q: want a numeric ADDRESS[:PORT]", realAddr)
 	}
 	r.Addr = ap
-	owner.Reals = append(owner.Reals, r)
+	rp := p.newReal()
+	*rp = r
+	owner.Reals = append(owner.Reals, rp)
 	return nil
 }
 

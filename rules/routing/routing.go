@@ -60,6 +60,11 @@ type Decision struct {
 type Router struct {
 	rules4, rules6 []*iproute.Rule
 	tables         map[string][]*iproute.Route // by table name; both families
+	// host and rest split each table for lpm: host routes (/32, /128) by address, the
+	// others in table order. kube-proxy's ipvs mode puts one local host route per Service
+	// address in the local table (10,000 Services: 10,000 routes to skip otherwise).
+	host map[string]map[netip.Addr][]*iproute.Route
+	rest map[string][]*iproute.Route
 	links          []iproute.Link
 	sysctls        sysctl.Table
 	hasRules       bool
@@ -81,6 +86,19 @@ func New(routes []iproute.Route, rules []iproute.Rule, links []iproute.Link, sc 
 			}
 			return rs[i].Metric < rs[j].Metric
 		})
+	}
+	r.host, r.rest = map[string]map[netip.Addr][]*iproute.Route{}, map[string][]*iproute.Route{}
+	for name, rs := range r.tables {
+		for _, rt := range rs {
+			if rt.Dst.IsValid() && rt.Dst.Bits() == rt.Dst.Addr().BitLen() {
+				if r.host[name] == nil {
+					r.host[name] = map[netip.Addr][]*iproute.Route{}
+				}
+				r.host[name][rt.Dst.Addr()] = append(r.host[name][rt.Dst.Addr()], rt)
+				continue
+			}
+			r.rest[name] = append(r.rest[name], rt)
+		}
 	}
 	for i := range rules {
 		ru := &rules[i]
@@ -248,7 +266,16 @@ func (r *Router) Lookup(q Query) Decision {
 
 // lpm finds the most specific route in a table, skipping dead routes and other families.
 func (r *Router) lpm(table string, dst netip.Addr) *iproute.Route {
-	for _, rt := range r.tables[table] {
+	// A host route for dst is longer than any other of its family: the host routes of
+	// dst first (in table order), then the rest, as one scan of the sorted table would.
+	if rt := firstLive(r.host[table][dst], dst); rt != nil {
+		return rt
+	}
+	return firstLive(r.rest[table], dst)
+}
+
+func firstLive(routes []*iproute.Route, dst netip.Addr) *iproute.Route {
+	for _, rt := range routes {
 		if rt.Dst.Addr().Is6() != dst.Is6() || !rt.Dst.Contains(dst) {
 			continue
 		}
@@ -359,7 +386,12 @@ func hasFlag(fs []string, f string) bool {
 // IsLocal reports whether an address is one of the namespace's own (in the local table).
 func (r *Router) IsLocal(a netip.Addr) bool {
 	a = a.Unmap()
-	for _, rt := range r.tables["local"] {
+	for _, rt := range r.host["local"][a] {
+		if rt.Type == "local" {
+			return true
+		}
+	}
+	for _, rt := range r.rest["local"] {
 		if rt.Type == "local" && rt.Dst.Contains(a) {
 			return true
 		}
@@ -374,15 +406,19 @@ func (r *Router) AddrType(a netip.Addr, iface string) string {
 	if a.IsMulticast() {
 		return "MULTICAST"
 	}
-	for _, rt := range r.tables["local"] {
-		if !rt.Dst.Contains(a) || (iface != "" && rt.Dev != iface) {
-			continue
-		}
-		switch rt.Type {
-		case "local":
-			return "LOCAL"
-		case "broadcast":
-			return "BROADCAST"
+	// The local table in its order: a's host routes come before every other route that
+	// holds a (see lpm).
+	for _, rs := range [2][]*iproute.Route{r.host["local"][a], r.rest["local"]} {
+		for _, rt := range rs {
+			if !rt.Dst.Contains(a) || (iface != "" && rt.Dev != iface) {
+				continue
+			}
+			switch rt.Type {
+			case "local":
+				return "LOCAL"
+			case "broadcast":
+				return "BROADCAST"
+			}
 		}
 	}
 	if a.Is4() && a == netip.AddrFrom4([4]byte{255, 255, 255, 255}) {
