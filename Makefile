@@ -31,7 +31,7 @@ test: deps tools
 # The end-to-end tests, printing their results (the kernel-differential counts among them)
 # and, if one fails, everything they logged.
 e2e-report:
-	@log=$$(mktemp); if $(GO) test -count=1 -v ./e2e/... > $$log 2>&1; then \
+	@log=$$(mktemp); if $(GO) test -count=1 -timeout 60m -v ./e2e/... > $$log 2>&1; then \
 	  grep -E '^(--- |ok|PASS|FAIL)|kernel-differential:|skipping' $$log; rm -f $$log; \
 	else cat $$log; rm -f $$log; exit 1; fi
 
@@ -41,7 +41,7 @@ unit:
 	NETSIM_SKIP_E2E=1 $(GO) test -count=1 ./...
 
 e2e: deps tools
-	$(GO) test -count=1 -v ./e2e/...
+	$(GO) test -count=1 -timeout 60m -v ./e2e/...
 
 # Debian packages the real-dataplane tests use (iproute2, iptables, ipset, nftables), and
 # xmllint, which validates `netsim check --junit` against the JUnit schema CI systems read.
