@@ -73,8 +73,7 @@ var faultTable = map[string]struct {
 	"nft-wrong-neighbour":      {guide: "8", want: []string{"neighbour-wrong-mac"}},
 	"nft-mtu":                  {guide: "25", want: []string{"mtu-mismatch"}},
 	"nft-wrong-targetport":     {guide: "12", want: []string{"service-targetport-mismatch"}},
-	"nft-kube-proxy-gone": {guide: "10", healthy: true,
-		flowOnly: "NOT FOUND YET: kube-proxy's nftables maps are compared with the API only for iptables mode; the nft-mode comparison (service-ips, the endpoint chains) is left to do"},
+	"nft-kube-proxy-gone":      {guide: "10", want: []string{"kube-proxy-stale"}}, // the services chain no longer looks up @service-ips
 }
 
 func loadBundle(t testing.TB, path string) *model.Cluster {

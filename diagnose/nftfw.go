@@ -23,14 +23,9 @@ var iptablesTables = map[string]bool{"filter": true, "nat": true, "mangle": true
 // nftables tables that neither kube-proxy nor iptables-nft wrote (FIELD-GUIDE 1). Their
 // conditions are read from the rule's text: only destination ports are compared, so a
 // rule with other conditions is a warning.
-func (r *run) checkNFTFirewall(nd *nodeDump) error {
-	f := nd.host.RuleFiles[model.NFTables]
-	if f == nil {
-		return nil
-	}
-	rs, err := nft.Parse(f)
-	if err != nil {
-		return err
+func (r *run) checkNFTFirewall(nd *nodeDump, rs *nft.Ruleset) {
+	if rs == nil {
+		return
 	}
 	for _, t := range rs.Tables {
 		if t.Name == "kube-proxy" || t.XT || (iptablesTables[t.Name] && (t.Family == "ip" || t.Family == "ip6") && nd.host.RuleFiles[model.IPTablesV4] != nil) {
@@ -66,7 +61,15 @@ func (r *run) checkNFTFirewall(nd *nodeDump) error {
 			}
 		}
 	}
-	return nil
+}
+
+// parseNFT reads a node's nft.json once for the nftables checks; nil when there is none.
+func parseNFT(nd *nodeDump) (*nft.Ruleset, error) {
+	f := nd.host.RuleFiles[model.NFTables]
+	if f == nil {
+		return nil, nil
+	}
+	return nft.Parse(f)
 }
 
 // nftHits decides a drop rule's severity from the ports it names.

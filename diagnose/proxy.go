@@ -9,6 +9,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/netsim/netsim/model"
+	"github.com/netsim/netsim/model/source"
 	"github.com/netsim/netsim/rules/iptables"
 )
 
@@ -47,6 +48,9 @@ type kpRule struct {
 type kpEndpoint struct {
 	addr netip.AddrPort
 	line int
+	// pos and text cite an nftables endpoint chain's dnat rule (nft.json is one line).
+	pos  source.Pos
+	text string
 }
 
 func kubeProxyDigest(rs *iptables.Ruleset) *kpDigest {

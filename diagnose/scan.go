@@ -88,9 +88,12 @@ func (r *run) scanNode(name string) (*nodeInfo, error) {
 	if err := r.checkIPTables(nd); err != nil {
 		return nil, err
 	}
-	if err := r.checkNFTFirewall(nd); err != nil {
+	rs, err := parseNFT(nd)
+	if err != nil {
 		return nil, err
 	}
+	r.checkNFTFirewall(nd, rs)
+	r.checkKubeProxyNFT(nd, rs)
 	r.checkRoutes(nd)
 	r.checkBlackholes(nd)
 	r.checkPods(nd)

@@ -453,12 +453,12 @@ var diagnoseWant = map[string][]string{
 	"nft-nft-input-reject": {"firewall-input-drop"}, "nft-nft-prerouting-accept-then-drop": {"firewall-forward-drop"},
 	"nft-no-endpoints": {"service-no-endpoints"}, "nft-wrong-targetport": {"service-targetport-mismatch"},
 	"nft-dns-udp-blocked": {"firewall-forward-drop"}, "nft-hairpin-off": {"hairpin-off"}, "nft-not-ready": {"endpoint-not-ready"},
+	"nft-kube-proxy-gone": {"kube-proxy-stale"},
 }
 
 // diagnoseUnfound are faults diagnose does not find without a flow yet, and why.
 var diagnoseUnfound = map[string]string{
-	"listener-localhost":  "the listener's port is neither a Service endpoint nor a declared container port: only a flow shows it",
-	"nft-kube-proxy-gone": "kube-proxy's nftables maps are not yet compared with the API objects",
+	"listener-localhost": "the listener's port is neither a Service endpoint nor a declared container port: only a flow shows it",
 }
 
 // checkDiagnose runs diagnose on a live scenario's bundle: the injected fault's codes must
