@@ -32,7 +32,7 @@ test: deps tools
 # and, if one fails, everything they logged.
 e2e-report:
 	@log=$$(mktemp); if $(GO) test -count=1 -timeout 60m -v ./e2e/... > $$log 2>&1; then \
-	  grep -E '^(--- |ok|PASS|FAIL)|kernel-differential:|skipping' $$log; rm -f $$log; \
+	  grep -E '^(--- |ok|PASS|FAIL)|kernel-differential|skipping' $$log; rm -f $$log; \
 	else cat $$log; rm -f $$log; exit 1; fi
 
 # Unit, golden and fuzz-corpus tests only: no root, no network namespaces.
