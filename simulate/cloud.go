@@ -7,6 +7,7 @@ import (
 
 	"github.com/netsim/netsim/cloud"
 	"github.com/netsim/netsim/cloud/aws"
+	"github.com/netsim/netsim/cloud/gcp"
 	"github.com/netsim/netsim/model"
 	"github.com/netsim/netsim/model/source"
 	"github.com/netsim/netsim/rules/packet"
@@ -28,6 +29,22 @@ type cloudState struct {
 // cloudOpeners are the providers netsim reads, by their directory under cloud/.
 var cloudOpeners = map[string]func(c *model.Cluster, files map[string]*source.File) (cloud.Provider, error){
 	"aws": openAWS,
+	// Google Cloud: VPC firewall rules and routes from cloud/gcp's gcloud exports.
+	"gcp": func(c *model.Cluster, files map[string]*source.File) (cloud.Provider, error) {
+		x, err := gcp.Parse("cloud/gcp", files)
+		if err != nil {
+			return nil, err
+		}
+		var pods []netip.Prefix // the manifest's pod ranges, for the rules a fix proposes
+		if c.Manifest != nil {
+			for _, s := range c.Manifest.PodCIDRs {
+				if p, err := netip.ParsePrefix(s); err == nil {
+					pods = append(pods, p.Masked())
+				}
+			}
+		}
+		return gcp.New(x, cloudNodes(c), pods), nil
+	},
 }
 
 func openAWS(c *model.Cluster, files map[string]*source.File) (cloud.Provider, error) {

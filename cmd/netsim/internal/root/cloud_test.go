@@ -17,9 +17,17 @@ import (
 // 10.244.2.0/24) with hand-written AWS exports mapping the nodes to instances
 // (testdata/cloud/aws/ROW/, laid over the testbed's files). The verdicts, exit codes,
 // text and JSON must match testdata/cloud/aws/cases.json and the golden files.
+//
+// The GCP bundles (testdata/cloud/gcp/ROW/, cases in testdata/cloud/gcp/cases.json) are
+// laid over the same testbed; their golden files are named gcp-ROW-N.
 func TestCloudBundles(t *testing.T) {
 	root := repoRoot(t)
-	data, err := os.ReadFile(filepath.Join(root, "testdata/cloud/aws/cases.json"))
+	testCloudBundles(t, root, "aws", []string{"17", "18", "19", "20", "21", "22", "24"})
+	testCloudBundles(t, root, "gcp", []string{"17"})
+}
+
+func testCloudBundles(t *testing.T, root, provider string, guideRows []string) {
+	data, err := os.ReadFile(filepath.Join(root, "testdata/cloud", provider, "cases.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,15 +46,19 @@ func TestCloudBundles(t *testing.T) {
 	for _, sc := range scenarios {
 		rows[sc.Guide] = true
 	}
-	for _, r := range []string{"17", "18", "19", "20", "21", "22", "24"} {
+	for _, r := range guideRows {
 		if !rows[r] {
-			t.Errorf("no cloud bundle for field-guide row %s", r)
+			t.Errorf("no %s cloud bundle for field-guide row %s", provider, r)
 		}
 	}
+	prefix := ""
+	if provider != "aws" {
+		prefix = provider + "-"
+	}
 	for _, sc := range scenarios {
-		b := composeCloudBundle(t, root, sc.Name)
+		b := composeProviderBundle(t, root, provider, sc.Name)
 		for i, c := range sc.Cases {
-			name := fmt.Sprintf("%s-%d", sc.Name, i)
+			name := fmt.Sprintf("%s%s-%d", prefix, sc.Name, i)
 			t.Run(name, func(t *testing.T) {
 				args := append([]string{"trace", "-b", b}, c.Args...)
 				jsonOut, errOut, code := run(t, append(args, "-o", "json")...)
@@ -76,12 +88,17 @@ func TestCloudBundles(t *testing.T) {
 
 // composeCloudBundle lays testdata/cloud/aws/NAME over a copy of the testbed bundle.
 func composeCloudBundle(t *testing.T, root, name string) string {
+	return composeProviderBundle(t, root, "aws", name)
+}
+
+// composeProviderBundle lays testdata/cloud/PROVIDER/NAME over a copy of the testbed bundle.
+func composeProviderBundle(t *testing.T, root, provider, name string) string {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), name)
 	if err := os.CopyFS(dir, os.DirFS(filepath.Join(root, "testdata/bundles/two-node-iptables"))); err != nil {
 		t.Fatal(err)
 	}
-	overlay := filepath.Join(root, "testdata/cloud/aws", name)
+	overlay := filepath.Join(root, "testdata/cloud", provider, name)
 	err := filepath.WalkDir(overlay, func(p string, d os.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
