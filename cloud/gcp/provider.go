@@ -101,7 +101,7 @@ func (p *Provider) forwardCheck(n *NIC, pk packet.Packet, sending bool) (cloud.D
 	d.Verdict, d.Action, d.Code = cloud.Deny, "drop", "gcp-can-ip-forward"
 	d.Message = fmt.Sprintf("the %s %s of %s is neither %s's internal IP nor in its alias IP ranges, and the instance has no canIpForward: GCP drops the packet",
 		what, a, flowText(pk), p.label(n))
-	d.Fix = "create the instances with --can-ip-forward, or give the pod range to the node as an alias IP range (VPC-native)"
+	d.Fix = fmt.Sprintf("give instance %s canIpForward (its instance template's --can-ip-forward; an existing instance through `gcloud compute instances update-from-file` while stopped), or give it the pod range as an alias IP range (VPC-native)", n.Inst.Name)
 	return d, true
 }
 

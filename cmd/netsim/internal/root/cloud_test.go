@@ -141,4 +141,25 @@ func TestCloudErrors(t *testing.T) {
 	}
 }
 
+// TestCloudErrorsGCP: the same for cloud/gcp's gcloud exports.
+func TestCloudErrorsGCP(t *testing.T) {
+	root := repoRoot(t)
+	b := composeProviderBundle(t, root, "gcp", "healthy")
+	bad := filepath.Join(b, "cloud/gcp/firewall-rules.json")
+	if err := os.WriteFile(bad, []byte("[\n  {\"name\": \"a\",\n   \"priority\": \"x\"}\n]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, errOut, code := run(t, "trace", "-b", b, "pod/default/pod1a", "pod/default/pod2a", "8080")
+	if code != 2 || !contains(errOut, "cloud/gcp/firewall-rules.json:3") {
+		t.Errorf("malformed export: exit %d, stderr %q; want 2 naming firewall-rules.json:3", code, errOut)
+	}
+	if err := os.Remove(bad); err != nil {
+		t.Fatal(err)
+	}
+	out, _, code := run(t, "trace", "-b", b, "pod/default/pod1a", "pod/default/pod2a", "8080")
+	if code != 3 || !contains(out, "firewall-rules.json, so this is not known") {
+		t.Errorf("missing export: exit %d, want 3 (unknown) naming the missing file:\n%s", code, out)
+	}
+}
+
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
