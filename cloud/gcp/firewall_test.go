@@ -93,6 +93,11 @@ func TestFirewallFix(t *testing.T) {
 	if d := ds[0]; !strings.HasPrefix(d.Fix, "ingress allow tcp:8080 from 10.4.0.0/16 to target tag db") {
 		t.Errorf("fix %q", d.Fix)
 	}
+	// Another instance by its primary IP: admitted by its tag.
+	ds = p.Ingress(cloud.Leg{To: "nb", Packet: tcp("10.0.0.2", "10.0.0.3", 10256)})
+	if d := ds[0]; !strings.HasPrefix(d.Fix, "ingress allow tcp:10256 from source tag web to target tag db") || !strings.Contains(d.Fix, "--source-tags web") {
+		t.Errorf("fix %q", d.Fix)
+	}
 	// A missing export is unknown, never an allow.
 	q := New(parse(t, map[string]string{FileInstances: instances}), nodes(), nil)
 	if ds := q.Ingress(cloud.Leg{To: "nb", Packet: tcp("10.0.0.2", "10.0.0.3", 80)}); ds[0].Verdict != cloud.Unknown {

@@ -168,6 +168,11 @@ func (p *Provider) needed(n *NIC, ingress bool, pk packet.Packet) string {
 	if ingress && !other.IsPrivate() {
 		cidr = "0.0.0.0/0" // a client on the internet
 	}
+	src := cidr
+	if pn := p.X.NICWith(other); ingress && pn != nil && pn.IP == other && pn.Network == n.Network && len(pn.Inst.Tags) > 0 {
+		// Another instance (its primary IP) of the network: admit it by its tag, as GKE does.
+		src, rangeFlag, cidr = "source tag "+pn.Inst.Tags[len(pn.Inst.Tags)-1], "--source-tags", pn.Inst.Tags[len(pn.Inst.Tags)-1]
+	}
 	target, flag := "all instances", ""
 	switch {
 	case len(n.Inst.Tags) > 0:
@@ -180,7 +185,7 @@ func (p *Provider) needed(n *NIC, ingress bool, pk packet.Packet) string {
 		dir = "ingress"
 	}
 	return fmt.Sprintf("%s allow %s%s %s %s to %s: gcloud compute firewall-rules create allow-%s-%s --network %s --direction %s --allow %s%s %s %s%s",
-		dir, proto, port, word, cidr, target, proto, strings.TrimPrefix(port, ":"), n.Network, dirFlag, proto, port, rangeFlag, cidr, flag)
+		dir, proto, port, word, src, target, proto, strings.TrimPrefix(port, ":"), n.Network, dirFlag, proto, port, rangeFlag, cidr, flag)
 }
 
 // Egress implements cloud.Provider: the sender's IP-forwarding check and its egress
@@ -232,7 +237,7 @@ func (p *Provider) Route(l cloud.Leg) ([]cloud.Decision, cloud.Landing) {
 		}
 		return []cloud.Decision{{Verdict: cloud.NoRoute, Step: step, Action: "no-route", Object: "network/" + n.Network, Code: "gcp-no-route",
 			Message: fmt.Sprintf("network %s has no route to %s that applies to %s", n.Network, dst, p.label(n)),
-			Fix:     fmt.Sprintf("gcloud compute routes create ... --network %s --destination-range <range of %s> with a next hop", n.Network, dst)}}, cloud.Landing{}
+			Fix:     p.routeFix(n, dst)}}, cloud.Landing{}
 	}
 	d := cloud.Decision{Step: step, Action: "route", Object: "route/" + r.Name, Pos: r.Pos, Text: r.String()}
 	if r.Kind == HopLocal {
@@ -351,4 +356,13 @@ func flowText(p packet.Packet) string {
 		return fmt.Sprintf("%s %s -> %s", packet.ProtoName(p.Proto), p.SrcAP(), p.DstAP())
 	}
 	return fmt.Sprintf("%s %s -> %s", packet.ProtoName(p.Proto), p.Src, p.Dst)
+}
+
+// routeFix proposes the route a destination needs: the default internet route for a
+// public address, else a route through whatever reaches the range.
+func (p *Provider) routeFix(n *NIC, dst netip.Addr) string {
+	if !dst.IsPrivate() {
+		return fmt.Sprintf("gcloud compute routes create default-internet --network %s --destination-range 0.0.0.0/0 --next-hop-gateway default-internet-gateway (and Cloud NAT or an external IP for %s)", n.Network, p.label(n))
+	}
+	return fmt.Sprintf("gcloud compute routes create ... --network %s --destination-range <range of %s> with the next hop that reaches it (a VPN tunnel, an instance, an internal load balancer)", n.Network, dst)
 }
