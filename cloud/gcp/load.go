@@ -23,7 +23,16 @@ const (
 	FileFirewalls = "firewall-rules.json" // gcloud compute firewall-rules list --format=json
 	FileRoutes    = "routes.json"         // gcloud compute routes list --format=json
 	FileNetworks  = "networks.json"       // gcloud compute networks list --format=json (optional)
+	FileSubnets   = "subnets.json"        // gcloud compute networks subnets list --format=json (optional)
 )
+
+// Subnet is a subnetwork: its primary range and secondary ranges (GKE's pod and
+// Service ranges), each with an implied local route.
+type Subnet struct {
+	Name, Network, Region string
+	Ranges                []netip.Prefix // primary first
+	Pos                   source.Pos
+}
 
 // Instance is a VM: its network tags, service accounts and interfaces.
 type Instance struct {
@@ -113,6 +122,7 @@ type Export struct {
 	Firewalls []*Firewall
 	Routes    []*Route
 	Networks  map[string]source.Pos
+	Subnets   []*Subnet
 	// Has names the export files present (name -> bundle path): a check whose file is
 	// missing is unknown, never allowed.
 	Has map[string]string
@@ -126,7 +136,7 @@ func Parse(dir string, files map[string]*source.File) (*Export, error) {
 	for _, s := range []struct {
 		name  string
 		parse func(*source.File) error
-	}{{FileInstances, x.parseInstances}, {FileFirewalls, x.parseFirewalls}, {FileRoutes, x.parseRoutes}, {FileNetworks, x.parseNetworks}} {
+	}{{FileInstances, x.parseInstances}, {FileFirewalls, x.parseFirewalls}, {FileRoutes, x.parseRoutes}, {FileNetworks, x.parseNetworks}, {FileSubnets, x.parseSubnets}} {
 		f := files[s.name]
 		if f == nil {
 			continue
@@ -478,6 +488,35 @@ func (x *Export) NICWith(a netip.Addr) *NIC {
 				return n
 			}
 		}
+	}
+	return nil
+}
+
+func (x *Export) parseSubnets(f *source.File) error {
+	els, err := listOf(f)
+	if err != nil {
+		return err
+	}
+	for _, e := range els {
+		var v struct {
+			Name, Network, Region, IPCidrRange string
+			SecondaryIPRanges                  []struct {
+				RangeName, IPCidrRange string
+			} `json:"secondaryIpRanges"`
+		}
+		if err := decode(f, e, &v); err != nil {
+			return err
+		}
+		pos := f.PosAt(e.off)
+		sn := &Subnet{Name: v.Name, Network: last(v.Network), Region: last(v.Region), Pos: pos}
+		ranges := []string{v.IPCidrRange}
+		for _, r := range v.SecondaryIPRanges {
+			ranges = append(ranges, r.IPCidrRange)
+		}
+		if sn.Ranges, err = prefixes(f, pos, "subnetwork", v.Name, ranges); err != nil {
+			return err
+		}
+		x.Subnets = append(x.Subnets, sn)
 	}
 	return nil
 }

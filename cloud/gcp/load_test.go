@@ -38,6 +38,7 @@ func TestParseErrors(t *testing.T) {
 		{FileRoutes, `[{"name": "r", "destRange": "x", "nextHopGateway": "g"}]`, `destRange "x" is not a CIDR`},
 		{FileInstances, `[{"name": "i", "networkInterfaces": [{"networkIP": "10.0.0.300"}]}]`, "is not an IP address"},
 		{FileInstances, `[{"zone": "z"}]`, "an instance without a name"},
+		{FileSubnets, "[\n{\"name\": \"s\", \"ipCidrRange\": \"10.0.0.0/24\",\n \"secondaryIpRanges\": [{\"ipCidrRange\": \"10.4.0.0/99\"}]}]", "subnets.json:2: subnetwork s: \"10.4.0.0/99\" is not a CIDR"},
 	}
 	for _, c := range cases {
 		_, err := Parse("cloud/gcp", map[string]*source.File{c.file: source.NewFile("cloud/gcp/"+c.file, []byte(c.text))})
@@ -54,7 +55,7 @@ func FuzzParse(f *testing.F) {
 		`[{"name": "r", "destRange": "10.0.0.0/8", "nextHopIp": "10.0.0.1", "tags": ["x"]}]`} {
 		f.Add(s)
 	}
-	names := []string{FileInstances, FileFirewalls, FileRoutes, FileNetworks}
+	names := []string{FileInstances, FileFirewalls, FileRoutes, FileNetworks, FileSubnets}
 	f.Fuzz(func(t *testing.T, text string) {
 		for _, n := range names {
 			x, err := Parse("cloud/gcp", map[string]*source.File{n: source.NewFile("cloud/gcp/"+n, []byte(text))})

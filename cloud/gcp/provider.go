@@ -241,7 +241,10 @@ func (p *Provider) Route(l cloud.Leg) ([]cloud.Decision, cloud.Landing) {
 	}
 	d := cloud.Decision{Step: step, Action: "route", Object: "route/" + r.Name, Pos: r.Pos, Text: r.String()}
 	if r.Kind == HopLocal {
-		d.Object, d.Note = "network/"+n.Network, "no subnet route (nextHopNetwork) of "+path.Join(p.X.Dir, FileRoutes)+" covers it: the implied local route is taken from the instance's interface"
+		d.Object, d.Note = "network/"+n.Network, "no subnet route (nextHopNetwork) of "+path.Join(p.X.Dir, FileRoutes)+" covers it: the implied local route is taken from the instance's interface ("+path.Join(p.X.Dir, FileSubnets)+" is not exported)"
+		if p.X.Has[FileSubnets] != "" {
+			d.Object, d.Note = "subnetwork/"+r.Hop, "no subnet route (nextHopNetwork) of "+path.Join(p.X.Dir, FileRoutes)+" covers it: the implied local route of the subnetwork's range"
+		}
 	}
 	land := func(in *Instance) ([]cloud.Decision, cloud.Landing) {
 		node := p.byInst[in]

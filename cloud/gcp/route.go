@@ -9,8 +9,9 @@ import (
 // interface's network that cover dst and apply to the instance (no tags, or one of its
 // tags), the longest prefix, then the lowest priority number. The subnet routes are the
 // ones `routes list` prints with nextHopNetwork; when none covers dst, the implied local
-// routes are taken from the instances' interfaces of that network (each primary IP as a
-// /32 and its alias ranges), as the subnetworks themselves are not exported.
+// routes are the subnetworks' ranges (primary and secondary) when subnets.json is
+// exported, else taken from the instances' interfaces of that network (each primary IP
+// as a /32 and its alias ranges).
 func (x *Export) Lookup(nic *NIC, dst netip.Addr) *Route {
 	var best *Route
 	subnet := false
@@ -32,6 +33,20 @@ func (x *Export) Lookup(nic *NIC, dst netip.Addr) *Route {
 		}
 	}
 	if subnet {
+		return best
+	}
+	if x.Has[FileSubnets] != "" {
+		for _, sn := range x.Subnets {
+			for _, p := range sn.Ranges {
+				if sn.Network != nic.Network || !p.Contains(dst) {
+					continue
+				}
+				r := &Route{Name: fmt.Sprintf("implied local route of subnetwork %s", sn.Name), Network: sn.Network, Dest: p, Kind: HopLocal, Hop: sn.Name, Pos: sn.Pos}
+				if better(r) {
+					best = r
+				}
+			}
+		}
 		return best
 	}
 	for _, in := range x.Instances {

@@ -2,6 +2,7 @@ package gcp
 
 import (
 	"net/netip"
+	"strings"
 	"testing"
 
 	"github.com/netsim/netsim/cloud"
@@ -70,3 +71,33 @@ func TestRoutes(t *testing.T) {
 }
 
 func netipAddr(s string) netip.Addr { return netip.MustParseAddr(s) }
+
+// Without subnet routes in routes.json, the implied local routes come from subnets.json
+// when it is exported (primary and secondary ranges), else from the interfaces.
+func TestImpliedLocalRoutes(t *testing.T) {
+	const subnets = `[{"name": "nodes", "network": "n/vpc", "region": "r/europe-west1", "ipCidrRange": "10.0.0.0/24",
+  "secondaryIpRanges": [{"rangeName": "pods", "ipCidrRange": "10.4.0.0/16"}]}]`
+	x := parse(t, map[string]string{FileInstances: instances, FileFirewalls: `[]`, FileRoutes: `[]`, FileSubnets: subnets})
+	p := New(x, nodes(), nil)
+	ds, land := p.Route(cloud.Leg{From: "na", To: "nb", Packet: tcp("10.4.1.2", "10.4.2.2", 80)})
+	if land.Node != "nb" || ds[0].Object != "subnetwork/nodes" || !strings.Contains(ds[0].Note, "subnetwork's range") {
+		t.Errorf("from subnets.json: %v %+v %q", verdicts(ds), land, ds[0].Note)
+	}
+	if r := x.Lookup(p.nodeNIC["na"], netipAddr("10.4.2.2")); r.Dest.String() != "10.4.0.0/16" {
+		t.Errorf("secondary range route %v", r)
+	}
+	// In the subnet but held by no instance: no VM receives it.
+	if ds, land := p.Route(cloud.Leg{From: "na", To: "nb", Packet: tcp("10.0.0.2", "10.0.0.77", 80)}); land.Node != "" || ds[0].Code != "gcp-no-route" {
+		t.Errorf("unheld: %v %+v", verdicts(ds), land)
+	}
+	// Outside every subnet: no route.
+	if ds, _ := p.Route(cloud.Leg{From: "na", Packet: tcp("10.0.0.2", "10.99.0.1", 80)}); ds[0].Verdict != cloud.NoRoute {
+		t.Errorf("outside: %v", verdicts(ds))
+	}
+	// Without subnets.json: from the interface, and the note says so.
+	q := provider(t, `[]`, `[]`)
+	ds, land = q.Route(cloud.Leg{From: "na", To: "nb", Packet: tcp("10.4.1.2", "10.4.2.2", 80)})
+	if land.Node != "nb" || ds[0].Object != "network/vpc" || !strings.Contains(ds[0].Note, "subnets.json is not exported") {
+		t.Errorf("from the interface: %v %+v %q", verdicts(ds), land, ds[0].Note)
+	}
+}
