@@ -104,3 +104,12 @@ func TestFirewallFix(t *testing.T) {
 		t.Errorf("no firewall-rules.json: %v", verdicts(ds))
 	}
 }
+
+func TestEgressFix(t *testing.T) {
+	p := provider(t, `[{"name": "deny-out", "network": "n/vpc", "direction": "EGRESS", "priority": 500, "denied": [{"IPProtocol": "tcp", "ports": ["443"]}]}]`, "")
+	ds := p.Egress(cloud.Leg{From: "na", Packet: tcp("10.0.0.2", "93.184.216.34", 443)})
+	d := ds[len(ds)-1]
+	if d.Code != "gcp-firewall-deny" || !strings.HasPrefix(d.Fix, "egress allow tcp:443 to 93.184.216.34/32 from target tag web") || !strings.Contains(d.Fix, "lower priority number than 500") {
+		t.Errorf("%s %q", d.Code, d.Fix)
+	}
+}

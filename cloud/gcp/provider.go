@@ -184,8 +184,12 @@ func (p *Provider) needed(n *NIC, ingress bool, pk packet.Packet) string {
 	if ingress {
 		dir = "ingress"
 	}
-	return fmt.Sprintf("%s allow %s%s %s %s to %s: gcloud compute firewall-rules create allow-%s-%s --network %s --direction %s --allow %s%s %s %s%s",
-		dir, proto, port, word, src, target, proto, strings.TrimPrefix(port, ":"), n.Network, dirFlag, proto, port, rangeFlag, cidr, flag)
+	on := "to" // ingress: to the target; egress: from it
+	if !ingress {
+		on = "from"
+	}
+	return fmt.Sprintf("%s allow %s%s %s %s %s %s: gcloud compute firewall-rules create allow-%s-%s --network %s --direction %s --allow %s%s %s %s%s",
+		dir, proto, port, word, src, on, target, proto, strings.TrimPrefix(port, ":"), n.Network, dirFlag, proto, port, rangeFlag, cidr, flag)
 }
 
 // Egress implements cloud.Provider: the sender's IP-forwarding check and its egress
