@@ -170,97 +170,38 @@ func (r *run) hasNodePorts(v6 bool) bool {
 // compareNFTServices compares service-ips, no-endpoint-services and the endpoint chains
 // with the Service ports and their ready endpoints.
 func (r *run) compareNFTServices(nd *nodeDump, kp *nftKP) {
-	var missing, stale, lacking []string
-	var missingEv, staleEv, lackingEv []Evidence
-	want := map[svcKey]bool{}
-	for _, w := range r.wantedPorts() {
-		want[w.key] = true
-		name := w.svc.Key()
-		if w.sp.Name != "" {
-			name += ":" + w.sp.Name
-		}
-		el, ok := kp.svc[w.key]
-		_, noep := kp.noep[w.key]
-		if !w.ready {
-			if !ok && !noep {
-				missing = append(missing, name+" "+w.key.String())
-				if len(missingEv) < 3 {
-					missingEv = append(missingEv, object("service", w.svc.Key(), w.svc.Pos))
-				}
-			}
-			continue
-		}
-		if !ok && noep && localOnly(w.svc) {
-			continue // no local endpoint on this node: kube-proxy drops it, as it should
-		}
-		if !ok {
-			missing = append(missing, name+" "+w.key.String())
-			if len(missingEv) < 3 {
-				missingEv = append(missingEv, object("service", w.svc.Key(), w.svc.Pos))
-			}
-			continue
-		}
-		if el.verdict.Kind != nft.VGoto && el.verdict.Kind != nft.VJump {
-			continue
-		}
-		chain := el.verdict.Chain
-		if !strings.HasPrefix(chain, "service-") && !strings.HasPrefix(chain, "local-") {
-			continue
-		}
-		local := strings.HasPrefix(chain, "local-")
-		have := map[netip.AddrPort]bool{}
-		for _, ep := range kp.endpoints(chain) {
-			have[ep.addr] = true
-			if _, ok := w.endpoints[ep.addr]; !ok {
-				stale = append(stale, fmt.Sprintf("%s -> %s", name, ep.addr))
-				if len(staleEv) < 3 {
-					staleEv = append(staleEv, at(ep.pos, ep.text))
-				}
-			}
-		}
-		for a, node := range w.endpoints {
-			if !have[a] && (!local || node == nd.name) {
-				lacking = append(lacking, fmt.Sprintf("%s -> %s", name, a))
-				if len(lackingEv) < 3 {
-					if ch := kp.t.Chains[chain]; ch != nil {
-						lackingEv = append(lackingEv, at(ch.Pos, "chain "+chain))
-					}
-				}
-			}
-		}
+	head := at(kp.t.Pos, "table "+kp.t.Key())
+	if set := kp.t.Sets["service-ips"]; set != nil {
+		head = at(set.Pos, "map "+kp.t.Key()+" service-ips")
 	}
-	setEv := func(name string) Evidence {
-		if s := kp.t.Sets[name]; s != nil {
-			return at(s.Pos, "map "+kp.t.Key()+" "+name)
-		}
-		return at(kp.t.Pos, "table "+kp.t.Key())
-	}
-	if len(missing) > 0 {
-		sort.Strings(missing)
-		r.add(Finding{Code: "kube-proxy-stale", Severity: Error, Node: nd.name,
-			Message: fmt.Sprintf("%s's kube-proxy nftables maps (service-ips, no-endpoint-services) lack %d of %d Service ports: %s — packets to them leave %s untranslated and die on the underlay (is kube-proxy running and synced there?)",
-				nd.name, len(missing), len(r.wantedPorts()), listSome(missing, 5), nd.name),
-			Evidence: append([]Evidence{setEv("service-ips")}, missingEv...),
-			Fix:      "check kube-proxy on " + nd.name + " (its pod, its logs, its sync errors); restart it to resync its rules"})
-	}
-	if len(stale) > 0 {
-		sort.Strings(stale)
-		r.add(Finding{Code: "kube-proxy-stale-endpoints", Severity: Error, Node: nd.name,
-			Message:  fmt.Sprintf("%s's kube-proxy nftables chains send %d Service ports to endpoints the EndpointSlices no longer list: %s", nd.name, len(stale), listSome(stale, 5)),
-			Evidence: staleEv,
-			Fix:      "check kube-proxy on " + nd.name + ": its rules lag the API"})
-	}
-	if len(lacking) > 0 {
-		sort.Strings(lacking)
-		if len(lackingEv) == 0 {
-			lackingEv = []Evidence{setEv("service-ips")}
-		}
-		r.add(Finding{Code: "kube-proxy-missing-endpoints", Severity: Warning, Node: nd.name,
-			Message:  fmt.Sprintf("%s's kube-proxy nftables chains lack %d ready endpoints the EndpointSlices list: %s", nd.name, len(lacking), listSome(lacking, 5)),
-			Evidence: lackingEv,
-			Fix:      "check kube-proxy on " + nd.name + ": its rules lag the API"})
-	}
+	want := r.compareProxy(nd, kp, proxyTerms{ports: "nftables maps (service-ips, no-endpoint-services)", chains: "nftables chains", head: head})
 	r.nftOrphans(nd, kp, want)
+}
+
+// translates follows a service-ips element to its service-… or local-… chain.
+func (kp *nftKP) translates(k svcKey) (string, bool) {
+	el, ok := kp.svc[k]
+	if !ok || (el.verdict.Kind != nft.VGoto && el.verdict.Kind != nft.VJump) {
+		return "", ok
+	}
+	if chain := el.verdict.Chain; strings.HasPrefix(chain, "service-") || strings.HasPrefix(chain, "local-") {
+		return chain, true
+	}
+	return "", true
+}
+
+func (kp *nftKP) refuses(k svcKey) bool {
+	_, ok := kp.noep[k]
+	return ok
+}
+
+func (kp *nftKP) local(chain string) bool           { return strings.HasPrefix(chain, "local-") }
+func (kp *nftKP) endpointEv(ep kpEndpoint) Evidence { return at(ep.pos, ep.text) }
+func (kp *nftKP) chainEv(chain string) (Evidence, bool) {
+	if ch := kp.t.Chains[chain]; ch != nil {
+		return at(ch.Pos, "chain "+chain), true
+	}
+	return Evidence{}, false
 }
 
 // nftOrphans reports service-ips and no-endpoint-services elements for addresses and

@@ -161,57 +161,7 @@ func (r *run) checkKubeProxy(nd *nodeDump, file string, kp *kpDigest) {
 	if kp == nil || !kp.present || kp.ipvs {
 		return
 	}
-	var missing []string
-	var missingEv []Evidence
-	var stale []string
-	var staleEv []Evidence
-	var lacking []string
-	want := map[svcKey]bool{}
-	for _, w := range r.wantedPorts() {
-		want[w.key] = true
-		name := w.svc.Key()
-		if w.sp.Name != "" {
-			name += ":" + w.sp.Name
-		}
-		if !w.ready {
-			if _, ok := kp.reject[w.key]; !ok {
-				if _, ok := kp.nat[w.key]; !ok {
-					missing = append(missing, name+" "+w.key.String())
-					if len(missingEv) < 3 {
-						missingEv = append(missingEv, object("service", w.svc.Key(), w.svc.Pos))
-					}
-				}
-			}
-			continue
-		}
-		rule, ok := kp.nat[w.key]
-		if _, dropped := kp.reject[w.key]; !ok && dropped && localOnly(w.svc) {
-			continue // no local endpoint on this node: kube-proxy drops it, as it should
-		}
-		if !ok {
-			missing = append(missing, name+" "+w.key.String())
-			if len(missingEv) < 3 {
-				missingEv = append(missingEv, object("service", w.svc.Key(), w.svc.Pos))
-			}
-			continue
-		}
-		local := strings.HasPrefix(rule.chain, "KUBE-SVL-")
-		have := map[netip.AddrPort]bool{}
-		for _, ep := range kp.endpoints[rule.chain] {
-			have[ep.addr] = true
-			if _, ok := w.endpoints[ep.addr]; !ok {
-				stale = append(stale, fmt.Sprintf("%s -> %s", name, ep.addr))
-				if len(staleEv) < 3 {
-					staleEv = append(staleEv, at(nodeFilePos(file, ep.line), ""))
-				}
-			}
-		}
-		for a, node := range w.endpoints {
-			if !have[a] && (!local || node == nd.name) {
-				lacking = append(lacking, fmt.Sprintf("%s -> %s", name, a))
-			}
-		}
-	}
+	want := r.compareProxy(nd, iptProxy{kp, file}, proxyTerms{ports: "rules", chains: "rules", head: at(nodeFilePos(file, kp.chainPos), "")})
 	var orphans []string
 	var orphanEv []Evidence
 	for _, m := range []map[svcKey]kpRule{kp.nat, kp.reject} {
@@ -225,29 +175,6 @@ func (r *run) checkKubeProxy(nd *nodeDump, file string, kp *kpDigest) {
 			}
 		}
 	}
-	declare := at(nodeFilePos(file, kp.chainPos), "")
-	if len(missing) > 0 {
-		sort.Strings(missing)
-		r.add(Finding{Code: "kube-proxy-stale", Severity: Error, Node: nd.name,
-			Message: fmt.Sprintf("%s's kube-proxy rules lack %d of %d Service ports: %s — packets to them leave %s untranslated and die on the underlay (is kube-proxy running and synced there?)",
-				nd.name, len(missing), len(r.wantedPorts()), listSome(missing, 5), nd.name),
-			Evidence: append([]Evidence{declare}, missingEv...),
-			Fix:      "check kube-proxy on " + nd.name + " (its pod, its logs, its sync errors); restart it to resync its rules"})
-	}
-	if len(stale) > 0 {
-		sort.Strings(stale)
-		r.add(Finding{Code: "kube-proxy-stale-endpoints", Severity: Error, Node: nd.name,
-			Message:  fmt.Sprintf("%s's kube-proxy rules send %d Service ports to endpoints the EndpointSlices no longer list: %s", nd.name, len(stale), listSome(stale, 5)),
-			Evidence: staleEv,
-			Fix:      "check kube-proxy on " + nd.name + ": its rules lag the API"})
-	}
-	if len(lacking) > 0 {
-		sort.Strings(lacking)
-		r.add(Finding{Code: "kube-proxy-missing-endpoints", Severity: Warning, Node: nd.name,
-			Message:  fmt.Sprintf("%s's kube-proxy rules lack %d ready endpoints the EndpointSlices list: %s", nd.name, len(lacking), listSome(lacking, 5)),
-			Evidence: []Evidence{declare},
-			Fix:      "check kube-proxy on " + nd.name + ": its rules lag the API"})
-	}
 	if len(orphans) > 0 {
 		sort.Strings(orphans)
 		r.add(Finding{Code: "kube-proxy-orphan-rules", Severity: Warning, Node: nd.name,
@@ -256,6 +183,29 @@ func (r *run) checkKubeProxy(nd *nodeDump, file string, kp *kpDigest) {
 			Fix:      "check kube-proxy on " + nd.name + ": its rules lag the API (deleted Services)"})
 	}
 }
+
+// iptProxy is kube-proxy's iptables-mode rules as compareProxy reads them.
+type iptProxy struct {
+	kp   *kpDigest
+	file string
+}
+
+func (p iptProxy) translates(k svcKey) (string, bool) {
+	ru, ok := p.kp.nat[k]
+	return ru.chain, ok
+}
+
+func (p iptProxy) refuses(k svcKey) bool {
+	_, ok := p.kp.reject[k]
+	return ok
+}
+
+func (p iptProxy) endpoints(chain string) []kpEndpoint { return p.kp.endpoints[chain] }
+func (p iptProxy) local(chain string) bool             { return strings.HasPrefix(chain, "KUBE-SVL-") }
+func (p iptProxy) endpointEv(ep kpEndpoint) Evidence {
+	return at(nodeFilePos(p.file, ep.line), "")
+}
+func (p iptProxy) chainEv(string) (Evidence, bool) { return Evidence{}, false }
 
 // serviceAnswers reports whether some Service answers on an address and port (as an
 // external or load-balancer IP too).
