@@ -201,7 +201,9 @@ func (r *run) checkIPTables(nd *nodeDump) error {
 	r.reportShadows(nd, f.Name, d.shadows)
 	if d.enforcer.Name != "" {
 		r.mu.Lock()
-		if r.enforcer.Name == "" {
+		// Nodes are read in parallel: keep the first dump by name, so the evidence is the
+		// same on every run (as policy.DetectEnforcer chooses).
+		if r.enforcer.Name == "" || f.Name < r.enforcerFile {
 			r.enforcer, r.enforcerFile = d.enforcer, f.Name
 			r.enforcer.Evidence = "its chains in " + f.Name
 		}
