@@ -9,10 +9,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/netsim/netsim/bundle"
 	"github.com/netsim/netsim/check"
+	"github.com/netsim/netsim/cmd/netsim/internal/loadbundle"
 	"github.com/netsim/netsim/cmd/netsim/internal/streams"
-	"github.com/netsim/netsim/model"
 	"github.com/netsim/netsim/model/source"
 )
 
@@ -57,15 +56,11 @@ bundle); 2 usage, expectations-file or bundle error.`,
 			if err != nil {
 				return streams.Usage("check: %v", err)
 			}
-			b, err := bundle.Open(bundlePath)
+			b, c, err := loadbundle.Open(bundlePath)
 			if err != nil {
-				return streams.Bundle(err)
+				return err
 			}
 			defer b.Close()
-			c, err := model.Load(b, model.Options{})
-			if err != nil {
-				return streams.Bundle(err)
-			}
 			rs, err := check.Run(c, as)
 			if err != nil {
 				return streams.Bundle(err)

@@ -8,10 +8,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/netsim/netsim/bundle"
+	"github.com/netsim/netsim/cmd/netsim/internal/loadbundle"
 	"github.com/netsim/netsim/cmd/netsim/internal/streams"
 	"github.com/netsim/netsim/diagnose"
-	"github.com/netsim/netsim/model"
 )
 
 // NewCommand builds `netsim diagnose`.
@@ -44,15 +43,11 @@ Exit status: 0 no error finding; 1 at least one error finding; 2 usage or bundle
 			if output != "text" && output != "json" {
 				return streams.Usage("diagnose: -o %q: want text or json", output)
 			}
-			b, err := bundle.Open(bundlePath)
+			b, c, err := loadbundle.Open(bundlePath)
 			if err != nil {
-				return streams.Bundle(err)
+				return err
 			}
 			defer b.Close()
-			c, err := model.Load(b, model.Options{})
-			if err != nil {
-				return streams.Bundle(err)
-			}
 			rep, err := diagnose.Run(c, diagnose.Options{})
 			if err != nil {
 				return streams.Bundle(err)

@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/netsim/netsim/bundle"
+	"github.com/netsim/netsim/cmd/netsim/internal/loadbundle"
 	"github.com/netsim/netsim/cmd/netsim/internal/streams"
 	"github.com/netsim/netsim/diff"
 	"github.com/netsim/netsim/model"
@@ -50,15 +51,11 @@ Exit status: 0 no flow changes; 1 some flow changes; 2 usage or bundle error.`,
 			var cs [2]*model.Cluster
 			var bs [2]*bundle.Bundle
 			for i, p := range bundles {
-				b, err := bundle.Open(p)
+				b, c, err := loadbundle.Open(p)
 				if err != nil {
-					return streams.Bundle(err)
+					return err
 				}
 				defer b.Close()
-				c, err := model.Load(b, model.Options{})
-				if err != nil {
-					return streams.Bundle(err)
-				}
 				cs[i], bs[i] = c, b
 			}
 			r, err := diff.Compute(cs[0], cs[1], bs[0].FS(), bs[1].FS())

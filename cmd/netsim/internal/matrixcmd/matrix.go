@@ -4,10 +4,9 @@ package matrixcmd
 import (
 	"github.com/spf13/cobra"
 
-	"github.com/netsim/netsim/bundle"
+	"github.com/netsim/netsim/cmd/netsim/internal/loadbundle"
 	"github.com/netsim/netsim/cmd/netsim/internal/streams"
 	"github.com/netsim/netsim/matrix"
-	"github.com/netsim/netsim/model"
 )
 
 // NewCommand builds `netsim matrix`.
@@ -43,15 +42,11 @@ of what is reachable.`,
 			if write == nil {
 				return streams.Usage("matrix: -o %q: want table, csv, json or dot", output)
 			}
-			b, err := bundle.Open(bundlePath)
+			b, c, err := loadbundle.Open(bundlePath)
 			if err != nil {
-				return streams.Bundle(err)
+				return err
 			}
 			defer b.Close()
-			c, err := model.Load(b, model.Options{})
-			if err != nil {
-				return streams.Bundle(err)
-			}
 			if ns != "" && c.Namespace(ns) == nil && len(c.PodsInNamespace(ns)) == 0 {
 				return streams.Usage("matrix: -n %s: no such namespace in the bundle", ns)
 			}

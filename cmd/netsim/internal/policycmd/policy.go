@@ -8,7 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/netsim/netsim/bundle"
+	"github.com/netsim/netsim/cmd/netsim/internal/loadbundle"
 	"github.com/netsim/netsim/cmd/netsim/internal/streams"
 	"github.com/netsim/netsim/model"
 	"github.com/netsim/netsim/policy"
@@ -35,15 +35,11 @@ POD: pod/NS/NAME, NS/NAME or the pod's address.`,
 			if output != "text" && output != "json" {
 				return streams.Usage("policy: -o %q: want text or json", output)
 			}
-			b, err := bundle.Open(bundlePath)
+			b, c, err := loadbundle.Open(bundlePath)
 			if err != nil {
-				return streams.Bundle(err)
+				return err
 			}
 			defer b.Close()
-			c, err := model.Load(b, model.Options{})
-			if err != nil {
-				return streams.Bundle(err)
-			}
 			ep, err := simulate.Resolve(c, args[0])
 			if err != nil || ep.Kind != simulate.PodEndpoint {
 				if err == nil {

@@ -9,7 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/netsim/netsim/bundle"
+	"github.com/netsim/netsim/cmd/netsim/internal/loadbundle"
 	"github.com/netsim/netsim/cmd/netsim/internal/streams"
 	"github.com/netsim/netsim/model"
 	"github.com/netsim/netsim/report"
@@ -60,15 +60,11 @@ error; 3 no blocker found, but some step could not be decided from the data.`,
 			if size < 0 || size > 65535 {
 				return streams.Usage("trace: --size %d: want 0-65535", size)
 			}
-			b, err := bundle.Open(bundlePath)
+			b, c, err := loadbundle.Open(bundlePath)
 			if err != nil {
-				return streams.Bundle(err)
+				return err
 			}
 			defer b.Close()
-			c, err := model.Load(b, model.Options{})
-			if err != nil {
-				return streams.Bundle(err)
-			}
 			src, err := resolve(c, args[0])
 			if err != nil {
 				return err
