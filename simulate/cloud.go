@@ -35,23 +35,24 @@ var cloudOpeners = map[string]func(c *model.Cluster, files map[string]*source.Fi
 		if err != nil {
 			return nil, err
 		}
-		var pods []netip.Prefix // the manifest's pod ranges, for the rules a fix proposes
-		if c.Manifest != nil {
-			for _, s := range c.Manifest.PodCIDRs {
-				if p, err := netip.ParsePrefix(s); err == nil {
-					pods = append(pods, p.Masked())
-				}
-			}
-		}
-		return gcp.New(x, cloudNodes(c), pods), nil
+		return gcp.New(x, cloudNodes(c), manifestPodCIDRs(c)), nil
 	},
 }
+
+// Further providers add themselves to cloudOpeners from their own file
+// (simulate/cloud_PROVIDER.go, in an init function).
 
 func openAWS(c *model.Cluster, files map[string]*source.File) (cloud.Provider, error) {
 	x, err := aws.Parse("cloud/aws", files)
 	if err != nil {
 		return nil, err
 	}
+	return aws.New(x, cloudNodes(c), manifestPodCIDRs(c)), nil
+}
+
+// manifestPodCIDRs is the manifest's pod ranges: providers use them to propose the rule
+// a fix needs ("ingress from 10.244.0.0/16").
+func manifestPodCIDRs(c *model.Cluster) []netip.Prefix {
 	var pods []netip.Prefix
 	if c.Manifest != nil {
 		for _, s := range c.Manifest.PodCIDRs {
@@ -60,7 +61,7 @@ func openAWS(c *model.Cluster, files map[string]*source.File) (cloud.Provider, e
 			}
 		}
 	}
-	return aws.New(x, cloudNodes(c), pods), nil
+	return pods
 }
 
 // cloudNodes is what providers need of the cluster's nodes.
