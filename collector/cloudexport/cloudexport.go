@@ -9,7 +9,9 @@
 package cloudexport
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"net/http"
 	"sort"
 	"sync"
@@ -76,4 +78,49 @@ func Names() []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// JSON encodes v as a provider's CLI prints it: indented by indent (the aws CLI uses four
+// spaces, gcloud two), and with every null field left out, as a CLI leaves out what the
+// API did not return — an SDK's struct has a nil pointer for each, which the parsers
+// would otherwise have to tell from a present value.
+func JSON(v any, indent string) ([]byte, error) {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber() // numbers as the SDK wrote them: no float rounding of IDs or sizes
+	var tree any
+	if err := dec.Decode(&tree); err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", indent)
+	if err := enc.Encode(dropNulls(tree)); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// dropNulls removes null members of objects, at every depth (a null in a list stays: its
+// position may mean something).
+func dropNulls(v any) any {
+	switch t := v.(type) {
+	case map[string]any:
+		for k, e := range t {
+			if e == nil {
+				delete(t, k)
+			} else {
+				t[k] = dropNulls(e)
+			}
+		}
+	case []any:
+		for i, e := range t {
+			t[i] = dropNulls(e)
+		}
+	}
+	return v
 }
