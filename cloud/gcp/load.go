@@ -24,6 +24,15 @@ const (
 	FileRoutes    = "routes.json"         // gcloud compute routes list --format=json
 	FileNetworks  = "networks.json"       // gcloud compute networks list --format=json (optional)
 	FileSubnets   = "subnets.json"        // gcloud compute networks subnets list --format=json (optional)
+	// Cloud NAT and load balancers (see nat.go and lb.go).
+	FileRouters         = "routers.json"           // gcloud compute routers list --format=json
+	DirNATMapping       = "nat-mapping"            // nat-mapping/ROUTER.json: gcloud compute routers get-nat-mapping-info ROUTER --format=json (optional)
+	FileForwardingRules = "forwarding-rules.json"  // gcloud compute forwarding-rules list --format=json
+	FileTargetPools     = "target-pools.json"      // gcloud compute target-pools list --format=json
+	DirTargetPoolHealth = "target-pool-health"     // target-pool-health/POOL.json: gcloud compute target-pools get-health POOL --format=json
+	FileBackendServices = "backend-services.json"  // gcloud compute backend-services list --format=json
+	DirBackendSvcHealth = "backend-service-health" // backend-service-health/NAME.json: gcloud compute backend-services get-health NAME --format=json
+	FileHealthChecks    = "health-checks.json"     // gcloud compute health-checks list --format=json (optional)
 )
 
 // Subnet is a subnetwork: its primary range and secondary ranges (GKE's pod and
@@ -31,6 +40,7 @@ const (
 type Subnet struct {
 	Name, Network, Region string
 	Ranges                []netip.Prefix // primary first
+	RangeNames            []string       // parallel to Ranges: "" for the primary, else the secondary range's name
 	Pos                   source.Pos
 }
 
@@ -49,9 +59,14 @@ type NIC struct {
 	Name, Network, Subnetwork string
 	IP                        netip.Addr
 	Aliases                   []netip.Prefix // aliasIpRanges (GKE VPC-native pod ranges)
-	NatIP                     netip.Addr     // accessConfigs[].natIP, the external address
-	Inst                      *Instance
-	Pos                       source.Pos
+	// AliasRange names the subnetwork's secondary range an alias range comes from
+	// (subnetworkRangeName); an alias without one is from the primary range.
+	AliasRange map[netip.Prefix]string
+	// Region is the subnetwork's region (from its URL), for Cloud NAT, which is regional.
+	Region string
+	NatIP  netip.Addr // accessConfigs[].natIP, the external address
+	Inst   *Instance
+	Pos    source.Pos
 }
 
 // Holds reports whether a is the interface's primary internal IP or in its alias ranges.
@@ -123,6 +138,17 @@ type Export struct {
 	Routes    []*Route
 	Networks  map[string]source.Pos
 	Subnets   []*Subnet
+	Routers   []*Router
+	// NATMappings are nat-mapping/ROUTER.json by router name.
+	NATMappings map[string][]NATMapping
+	Rules       []*ForwardingRule
+	Pools       map[string]*TargetPool
+	// PoolHealth and ServiceHealth are target-pool-health/POOL.json and
+	// backend-service-health/NAME.json by pool or service name.
+	PoolHealth    map[string][]BackendHealth
+	Services      map[string]*BackendService
+	ServiceHealth map[string][]BackendHealth
+	HealthChecks  map[string]*HealthCheck
 	// Has names the export files present (name -> bundle path): a check whose file is
 	// missing is unknown, never allowed.
 	Has map[string]string
@@ -132,11 +158,15 @@ type Export struct {
 // Parse reads the exports: files maps names below dir (cloud/gcp) to their text; names
 // it does not know are ignored. Errors name the file and line.
 func Parse(dir string, files map[string]*source.File) (*Export, error) {
-	x := &Export{Networks: map[string]source.Pos{}, Has: map[string]string{}, Dir: dir}
+	x := &Export{Networks: map[string]source.Pos{}, Has: map[string]string{}, Dir: dir,
+		NATMappings: map[string][]NATMapping{}, Pools: map[string]*TargetPool{}, PoolHealth: map[string][]BackendHealth{},
+		Services: map[string]*BackendService{}, ServiceHealth: map[string][]BackendHealth{}, HealthChecks: map[string]*HealthCheck{}}
 	for _, s := range []struct {
 		name  string
 		parse func(*source.File) error
-	}{{FileInstances, x.parseInstances}, {FileFirewalls, x.parseFirewalls}, {FileRoutes, x.parseRoutes}, {FileNetworks, x.parseNetworks}, {FileSubnets, x.parseSubnets}} {
+	}{{FileInstances, x.parseInstances}, {FileFirewalls, x.parseFirewalls}, {FileRoutes, x.parseRoutes}, {FileNetworks, x.parseNetworks}, {FileSubnets, x.parseSubnets},
+		{FileRouters, x.parseRouters}, {FileForwardingRules, x.parseForwardingRules}, {FileTargetPools, x.parseTargetPools},
+		{FileBackendServices, x.parseBackendServices}, {FileHealthChecks, x.parseHealthChecks}} {
 		f := files[s.name]
 		if f == nil {
 			continue
@@ -145,6 +175,9 @@ func Parse(dir string, files map[string]*source.File) (*Export, error) {
 		if err := s.parse(f); err != nil {
 			return nil, err
 		}
+	}
+	if err := x.parseDirs(dir, files); err != nil {
+		return nil, err
 	}
 	sort.SliceStable(x.Firewalls, func(i, j int) bool { return x.Firewalls[i].Priority < x.Firewalls[j].Priority })
 	return x, nil
@@ -220,6 +253,17 @@ func decode(f *source.File, e element, v any) error {
 	return nil
 }
 
+// regionOf is the region a URL names (".../regions/europe-west1/subnetworks/x"), else "".
+func regionOf(url string) string {
+	parts := strings.Split(url, "/")
+	for i := 0; i+1 < len(parts); i++ {
+		if parts[i] == "regions" {
+			return parts[i+1]
+		}
+	}
+	return ""
+}
+
 // last is a URL's last element (".../global/networks/default" -> "default").
 func last(s string) string { return path.Base(strings.TrimRight(s, "/")) }
 
@@ -245,7 +289,8 @@ func (x *Export) parseInstances(f *source.File) error {
 				Subnetwork    string `json:"subnetwork"`
 				NetworkIP     string `json:"networkIP"`
 				AliasIPRanges []struct {
-					IPCidrRange string `json:"ipCidrRange"`
+					IPCidrRange         string `json:"ipCidrRange"`
+					SubnetworkRangeName string `json:"subnetworkRangeName"`
 				} `json:"aliasIpRanges"`
 				AccessConfigs []struct {
 					NatIP string `json:"natIP"`
@@ -264,7 +309,7 @@ func (x *Export) parseInstances(f *source.File) error {
 			in.SAs = append(in.SAs, sa.Email)
 		}
 		for i, n := range v.NICs {
-			nic := &NIC{Name: n.Name, Network: last(n.Network), Subnetwork: last(n.Subnetwork), Inst: in, Pos: pos}
+			nic := &NIC{Name: n.Name, Network: last(n.Network), Subnetwork: last(n.Subnetwork), Region: regionOf(n.Subnetwork), Inst: in, Pos: pos}
 			if nic.Name == "" {
 				nic.Name = "nic" + strconv.Itoa(i)
 			}
@@ -281,6 +326,12 @@ func (x *Export) parseInstances(f *source.File) error {
 					return source.Errorf(pos, "instance %s: aliasIpRanges %q: %v", v.Name, r.IPCidrRange, err)
 				}
 				nic.Aliases = append(nic.Aliases, p)
+				if r.SubnetworkRangeName != "" {
+					if nic.AliasRange == nil {
+						nic.AliasRange = map[netip.Prefix]string{}
+					}
+					nic.AliasRange[p] = r.SubnetworkRangeName
+				}
 			}
 			for _, ac := range n.AccessConfigs {
 				if ac.NatIP == "" {
@@ -510,8 +561,10 @@ func (x *Export) parseSubnets(f *source.File) error {
 		pos := f.PosAt(e.off)
 		sn := &Subnet{Name: v.Name, Network: last(v.Network), Region: last(v.Region), Pos: pos}
 		ranges := []string{v.IPCidrRange}
+		sn.RangeNames = []string{""}
 		for _, r := range v.SecondaryIPRanges {
 			ranges = append(ranges, r.IPCidrRange)
+			sn.RangeNames = append(sn.RangeNames, r.RangeName)
 		}
 		if sn.Ranges, err = prefixes(f, pos, "subnetwork", v.Name, ranges); err != nil {
 			return err

@@ -227,7 +227,44 @@ func (p *Provider) Ingress(l cloud.Leg) []cloud.Decision {
 }
 
 // Route implements cloud.Provider: the VPC route the packet takes, and where it lands.
+// A packet meant for a node that a route takes out of the network (a peering, a VPN
+// tunnel, another network's range) is misrouted: when the destination is in a node's
+// pod CIDR that is field-guide row 24, the pod range overlapping a range the VPC
+// reaches elsewhere.
 func (p *Provider) Route(l cloud.Leg) ([]cloud.Decision, cloud.Landing) {
+	ds, land := p.route(l)
+	if l.To == "" || land.Node != "" || land.Beyond == "" || len(ds) == 0 {
+		return ds, land
+	}
+	for _, d := range ds {
+		if d.Blocks() {
+			return ds, land
+		}
+	}
+	r := ds[len(ds)-1]
+	m := cloud.Decision{Verdict: cloud.Misroute, Step: "gcp route", Action: "misroute", Code: "gcp-misroute", Object: r.Object, Pos: r.Pos, Text: r.Text}
+	m.Message = fmt.Sprintf("node %s sends %s to node %s, but the VPC routes by destination address: %s takes it to %s", l.From, flowText(l.Packet), l.To, r.Object, land.Beyond)
+	if node, c := p.podCIDROf(l.Packet.Dst); node != "" {
+		m.Code = "gcp-cidr-overlap"
+		m.Message += fmt.Sprintf("; node %s's pod CIDR %s overlaps %s (%s), a range the network reaches outside the cluster", node, c, r.Object, r.Text)
+		m.Fix = fmt.Sprintf("give the cluster a pod range that overlaps no range the network routes (its subnets, peered networks, on-premises ranges); meanwhile a more specific route, %s with nextHopInstance of node %s (or an alias IP range), wins", c, node)
+	}
+	return append(ds[:len(ds)-1:len(ds)-1], m), cloud.Landing{}
+}
+
+// podCIDROf names the node whose pod CIDR holds an address.
+func (p *Provider) podCIDROf(a netip.Addr) (string, netip.Prefix) {
+	for _, n := range p.nodes {
+		for _, c := range n.PodCIDRs {
+			if c.Contains(a) {
+				return n.Name, c
+			}
+		}
+	}
+	return "", netip.Prefix{}
+}
+
+func (p *Provider) route(l cloud.Leg) ([]cloud.Decision, cloud.Landing) {
 	const step = "gcp route"
 	n, gap := p.nicOf(l.From, l.Packet.Src)
 	if n == nil {
@@ -278,6 +315,14 @@ func (p *Provider) Route(l cloud.Leg) ([]cloud.Decision, cloud.Landing) {
 				m := d
 				m.Verdict, m.Action, m.Code = cloud.NoRoute, "no-route", "gcp-no-route"
 				m.Message = fmt.Sprintf("%s is in the subnet route %s of network %s but is neither an internal IP nor an alias range of any instance: GCP delivers it to no VM (node %s would need it as an alias IP range, or a route with nextHopInstance %s)", dst, r.Dest, n.Network, l.To, h.Inst.Name)
+				if node, c := p.podCIDROf(dst); node != "" {
+					// The pod CIDR lies in a subnet range of the network (row 24): GCP
+					// accepts no static route as specific as or more specific than a
+					// subnet route (https://cloud.google.com/vpc/docs/routes#subnet-routes).
+					m.Code = "gcp-cidr-overlap"
+					m.Message += fmt.Sprintf("; node %s's pod CIDR %s overlaps the subnet range %s (%s): the network delivers addresses in it only to the VM holding them, and no static route can take them elsewhere", node, c, r.Dest, r.Name)
+					m.Fix = fmt.Sprintf("give the cluster a pod range outside network %s's subnet ranges (and outside peered and on-premises ranges), or make it node %s's alias IP range (VPC-native)", n.Network, node)
+				}
 				m.Fix = fmt.Sprintf("gcloud compute routes create ... --network %s --destination-range <pod CIDR of %s> --next-hop-instance %s (and --can-ip-forward), or use alias IP ranges", n.Network, l.To, h.Inst.Name)
 				return []cloud.Decision{m}, cloud.Landing{}
 			}
@@ -305,15 +350,15 @@ func (p *Provider) Route(l cloud.Leg) ([]cloud.Decision, cloud.Landing) {
 			m.Fix = fmt.Sprintf("a route for %s's range through the peering, VPN tunnel or instance that reaches it", dst)
 			return []cloud.Decision{m}, cloud.Landing{}
 		}
-		if n.NatIP.IsValid() {
+		// The external IP's one-to-one NAT translates only the interface's primary
+		// internal IP; alias ranges (pods) need Cloud NAT.
+		if n.NatIP.IsValid() && l.Packet.Src == n.IP {
 			out := l.Packet
 			out.Src = n.NatIP
 			s := cloud.Decision{Step: "gcp external ip", Action: "snat", Object: "instance/" + n.Inst.Name, Pos: n.Inst.Pos, Text: fmt.Sprintf("%s <-> %s", n.IP, n.NatIP), Packet: out}
 			return []cloud.Decision{d, s}, cloud.Landing{Beyond: "the internet through " + r.Hop}
 		}
-		return []cloud.Decision{d, {Verdict: cloud.Unknown, Step: "gcp cloud nat", Action: "unknown", Code: "cloud-missing-data",
-			Message: fmt.Sprintf("%s has no external IP: it reaches the internet only through Cloud NAT, which the exports do not show", p.label(n)),
-			Fix:     "add the output of `gcloud compute routers list --format=json` and the routers' NAT configuration"}}, cloud.Landing{}
+		return p.cloudNAT(n, d, l.Packet)
 	case HopILB:
 		return []cloud.Decision{d}, cloud.Landing{Beyond: "internal load balancer " + r.Hop}
 	case HopPeering:
@@ -324,9 +369,19 @@ func (p *Provider) Route(l cloud.Leg) ([]cloud.Decision, cloud.Landing) {
 	return []cloud.Decision{d}, cloud.Landing{}
 }
 
-// Inbound implements cloud.Provider: a packet to an instance's external IP is translated
+// Inbound implements cloud.Provider: a packet to a forwarding rule's address goes to the
+// load balancer's backends (lb.go); a packet to an instance's external IP is translated
 // to its internal IP and judged by its ingress firewall rules.
 func (p *Provider) Inbound(pk packet.Packet) ([]cloud.Entry, bool) {
+	var rules []*ForwardingRule
+	for _, fr := range p.X.Rules {
+		if fr.IP == pk.Dst {
+			rules = append(rules, fr)
+		}
+	}
+	if len(rules) > 0 {
+		return p.viaForwardingRule(rules, pk), true
+	}
 	for _, in := range p.X.Instances {
 		for _, n := range in.NICs {
 			if !n.NatIP.IsValid() || n.NatIP != pk.Dst {
