@@ -61,7 +61,11 @@ func Run(c *model.Cluster, opts Options) (*Report, error) {
 	r.checkDuplicateAddrs(idx)
 	r.checkNeighbours(idx)
 	r.checkPolicy()
-	rep := &Report{SchemaVersion: SchemaVersion, Findings: r.findings, Notes: r.notes()}
+	cloudNotes, err := r.checkCloud() // cloud.go: security groups, cloud routes, load balancers
+	if err != nil {
+		return nil, err
+	}
+	rep := &Report{SchemaVersion: SchemaVersion, Findings: r.findings, Notes: append(r.notes(), cloudNotes...)}
 	if rep.Findings == nil {
 		rep.Findings = []Finding{}
 	}
@@ -163,11 +167,6 @@ func (r *run) notes() []string {
 	sort.Strings(missing)
 	if len(missing) > 0 {
 		out = append(out, fmt.Sprintf("%d node(s) have no dataplane dump, so their rules, routes and sysctls were not checked: %s", len(missing), listSome(missing, 10)))
-	}
-	if r.c.Bundle.IsDir("cloud") {
-		out = append(out, "cloud/ exports are not analysed yet (security groups, cloud route tables): the cloud issue")
-	} else {
-		out = append(out, "no cloud/ exports: security groups and cloud route tables were not checked")
 	}
 	return out
 }

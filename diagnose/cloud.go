@@ -1,0 +1,828 @@
+package diagnose
+
+// The cloud checks (FIELD-GUIDE rows 17, 18, 19, 21, 22, 24): with no flow given, the
+// traffic the cluster's own objects need is put to the bundle's cloud provider through
+// cloud.Provider, the same interface the walk uses at its cloud hop, so every provider
+// netsim reads (AWS, GCP, and those registered later) is judged by the same code:
+//   - node to node, for every ordered pair of node classes: pod to pod on the ports the
+//     Services target (or the overlay's encapsulated packet), node to pod where kube-proxy
+//     masquerades NodePort traffic, node to host-network endpoints, kubelet from the
+//     control plane;
+//   - the outside to every LoadBalancer Service's address and port (Inbound), and to every
+//     NodePort Service's node port on the nodes that serve it;
+//   - each node class to the internet (row 21);
+//   - pod and Service CIDRs against the ranges the cloud routes elsewhere (row 24), where
+//     the provider lists them (CloudRanges), and through its route decisions otherwise.
+// A decision that does not allow is a finding citing the object that decided; an unknown
+// is a warning naming the missing export, never counted as allowed.
+
+import (
+	"fmt"
+	"net/netip"
+	"sort"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/netsim/netsim/bundle"
+	"github.com/netsim/netsim/cloud"
+	"github.com/netsim/netsim/model"
+	"github.com/netsim/netsim/model/iproute"
+	"github.com/netsim/netsim/model/source"
+	"github.com/netsim/netsim/rules/packet"
+	"github.com/netsim/netsim/rules/routing"
+	"github.com/netsim/netsim/simulate"
+)
+
+// CloudIdentifier is implemented by providers that can say which cloud attributes decide a
+// node's traffic (its subnet, security groups, network tags): nodes with the same identity
+// are judged once, as one class. ok is false for a node the exports do not map.
+type CloudIdentifier interface {
+	CloudIdentity(node string) (id string, ok bool)
+}
+
+// CloudRanges is implemented by providers that can list the address ranges their network
+// routes: its own (Local) and those it sends elsewhere (peered networks, VPNs, on-premises
+// ranges, transit gateways), for the overlap check of FIELD-GUIDE row 24.
+type CloudRanges interface {
+	RoutedRanges() []RoutedRange
+}
+
+// RoutedRange is one range a cloud network routes.
+type RoutedRange struct {
+	Prefix netip.Prefix
+	// Local marks the network's own range (a VPC's CIDR, a subnet's range).
+	Local bool
+	// Where says where it leads ("vpc-0abc through pcx-0abc").
+	Where string
+	// Object and Pos cite the route or range.
+	Object string
+	Pos    source.Pos
+}
+
+const (
+	// exactClassLimit: up to this many nodes every node is its own class (exact); beyond
+	// it, nodes are grouped by the labels that follow their cloud identity.
+	exactClassLimit = 64
+	// maxPodPorts bounds the Service target ports probed per pair of classes.
+	maxPodPorts = 64
+	// cloudClient is the outside client of the probes: TEST-NET-2 (RFC 5737), the
+	// client the cloud test bundles use.
+	cloudClient = "198.51.100.7"
+	// internetProbe is the public address pods are checked against (row 21): the
+	// address the cloud test bundles use for "the internet".
+	internetProbe = "93.184.216.34"
+	probeSPort    = 40000
+	kubeletPort   = 10250
+)
+
+// classLabels are the node labels that follow a node's cloud identity when the provider
+// cannot say it: zone (subnet), node pool (launch template: groups, tags) and role.
+var classLabels = []string{
+	"topology.kubernetes.io/zone", "failure-domain.beta.kubernetes.io/zone",
+	"node-role.kubernetes.io/control-plane", "node-role.kubernetes.io/master",
+	"eks.amazonaws.com/nodegroup", "alpha.eksctl.io/nodegroup-name", "karpenter.sh/nodepool",
+	"cloud.google.com/gke-nodepool", "kubernetes.azure.com/agentpool",
+	"alibabacloud.com/nodepool-id", "tke.cloud.tencent.com/nodepool-id",
+}
+
+// nodeClass is a set of nodes judged as one.
+type nodeClass struct {
+	key   string
+	nodes []*model.Node // sorted by name
+}
+
+// endpointRef is a host-network Service endpoint: a node's own address and port.
+type endpointRef struct {
+	node  *model.Node
+	addr  netip.Addr
+	proto uint8
+	port  uint16
+	svc   string
+}
+
+// cloudRun is one cloud analysis.
+type cloudRun struct {
+	r       *run
+	p       cloud.Provider
+	classes []*nodeClass
+	// podPorts are the (protocol, port) pairs Services target on pods, sorted.
+	podPorts []protoNum
+	hostEps  []endpointRef
+	// outEps are endpoints neither a pod nor a node holds: the API server outside the
+	// nodes, databases in a peered VPC or on premises (selector-less Services).
+	outEps []endpointRef
+	// masq: some NodePort or LoadBalancer Service with externalTrafficPolicy Cluster makes
+	// kube-proxy masquerade outside traffic to the node's address before forwarding it.
+	masq     bool
+	routers  map[string]*nodeRoutes
+	findings map[string]*cloudFinding
+	order    []string
+	notes    []string
+}
+
+type protoNum struct {
+	proto uint8
+	port  uint16
+}
+
+func (p protoNum) String() string {
+	return strings.ToUpper(packet.ProtoName(p.proto)) + " " + fmt.Sprint(p.port)
+}
+
+// nodeRoutes is a node's host routing, read for the encapsulation of pod traffic.
+type nodeRoutes struct {
+	router *routing.Router
+	links  map[string]*iproute.Link
+	err    error
+	none   bool // no dump
+}
+
+// cloudFinding gathers the probes one decision blocked.
+type cloudFinding struct {
+	f     Finding
+	flows []string
+	nodes map[string]bool
+}
+
+// checkCloud runs the cloud analysis and returns its notes. A malformed export is an error
+// naming its file and line, as for a trace.
+func (r *run) checkCloud() ([]string, error) {
+	if !r.c.Bundle.IsDir("cloud") {
+		return []string{"no cloud/ exports: security groups and cloud route tables were not checked"}, nil
+	}
+	p, unread, err := simulate.OpenCloud(r.c)
+	if err != nil {
+		return nil, err
+	}
+	if p == nil {
+		if len(unread) > 0 {
+			return []string{fmt.Sprintf("the bundle has cloud/%s exports, which netsim does not read yet: security groups and cloud routes were not checked", strings.Join(unread, ", cloud/"))}, nil
+		}
+		return []string{"cloud/ holds no export netsim reads: security groups and cloud route tables were not checked"}, nil
+	}
+	cr := &cloudRun{r: r, p: p, routers: map[string]*nodeRoutes{}, findings: map[string]*cloudFinding{}}
+	cr.prepare()
+	cr.nodeToNode()
+	cr.outsideToLB()
+	cr.outsideToNodePort()
+	cr.toEndpoints()
+	cr.toInternet()
+	cr.overlaps()
+	for _, k := range cr.order {
+		cf := cr.findings[k]
+		f := cf.f
+		if len(cf.flows) > 1 {
+			f.Message += fmt.Sprintf("; the same decision blocks %d more probe(s): %s", len(cf.flows)-1, listSome(cf.flows[1:], 5))
+		}
+		if len(cf.nodes) != 1 {
+			f.Node = ""
+		}
+		r.add(f)
+	}
+	return cr.notes, nil
+}
+
+// prepare groups the nodes into classes and collects the ports the Services target.
+func (cr *cloudRun) prepare() {
+	c := cr.r.c
+	nodes := append([]*model.Node(nil), c.Nodes...)
+	sort.Slice(nodes, func(i, j int) bool { return nodes[i].Name < nodes[j].Name })
+	ident, byProvider := cr.p.(CloudIdentifier)
+	byKey := map[string]*nodeClass{}
+	how := "every node is its own class"
+	for _, n := range nodes {
+		key := n.Name
+		switch {
+		case byProvider:
+			if id, ok := ident.CloudIdentity(n.Name); ok {
+				key = "cloud:" + id
+			}
+			how = "nodes are grouped by the identity " + cr.p.Name() + " gives them (subnet, groups, tags)"
+		case len(nodes) > exactClassLimit:
+			var parts []string
+			for _, l := range classLabels {
+				if v, ok := n.Labels[l]; ok {
+					parts = append(parts, l+"="+v)
+				}
+			}
+			key = "labels:" + strings.Join(parts, ",")
+			how = fmt.Sprintf("nodes are grouped by their zone, node-pool and role labels (%s does not say which nodes share a subnet and groups; two nodes of one pool with different groups would be judged as one)", cr.p.Name())
+		}
+		cl := byKey[key]
+		if cl == nil {
+			cl = &nodeClass{key: key}
+			byKey[key] = cl
+			cr.classes = append(cr.classes, cl)
+		}
+		cl.nodes = append(cl.nodes, n)
+	}
+	cr.notes = append(cr.notes, fmt.Sprintf("cloud/%s: %d node(s) judged as %d class(es): %s", cr.p.Name(), len(nodes), len(cr.classes), how))
+
+	ports := map[protoNum]bool{}
+	hosts, outs := map[string]bool{}, map[string]bool{}
+	for _, svc := range c.Services {
+		if svc.Spec.Type == corev1.ServiceTypeExternalName {
+			continue
+		}
+		if (svc.Spec.Type == corev1.ServiceTypeNodePort || svc.Spec.Type == corev1.ServiceTypeLoadBalancer) &&
+			svc.Spec.ExternalTrafficPolicy != corev1.ServiceExternalTrafficPolicyLocal {
+			cr.masq = true
+		}
+		eps, _ := c.ServiceEndpoints(svc)
+		for _, ep := range eps {
+			if !ep.Ready && !ep.Serving {
+				continue
+			}
+			for _, epp := range ep.Ports {
+				pn := protoNum{protoOf(epp.Protocol), uint16(epp.Port)}
+				if n := c.NodeByAddr(ep.Addr); n != nil {
+					k := n.Name + " " + pn.String()
+					if !hosts[k] {
+						hosts[k] = true
+						cr.hostEps = append(cr.hostEps, endpointRef{node: n, addr: ep.Addr, proto: pn.proto, port: pn.port, svc: svc.Key()})
+					}
+					continue
+				}
+				if ep.Pod == "" && !cr.r.inPodCIDR(ep.Addr) {
+					if svc.Namespace == "default" && svc.Name == "kubernetes" {
+						// The API server: a managed control plane is reached through
+						// a path the exports may not show (EKS's cross-account
+						// interfaces, GKE's peering); kubelet's side is probed below.
+						continue
+					}
+					k := ep.Addr.String() + " " + pn.String()
+					if !outs[k] {
+						outs[k] = true
+						cr.outEps = append(cr.outEps, endpointRef{addr: ep.Addr, proto: pn.proto, port: pn.port, svc: svc.Key()})
+					}
+					continue
+				}
+				ports[pn] = true
+			}
+		}
+	}
+	for pn := range ports {
+		cr.podPorts = append(cr.podPorts, pn)
+	}
+	sort.Slice(cr.podPorts, func(i, j int) bool {
+		a, b := cr.podPorts[i], cr.podPorts[j]
+		if a.proto != b.proto {
+			return a.proto < b.proto
+		}
+		return a.port < b.port
+	})
+	if len(cr.podPorts) > maxPodPorts {
+		var rest []string
+		for _, pn := range cr.podPorts[maxPodPorts:] {
+			rest = append(rest, pn.String())
+		}
+		cr.notes = append(cr.notes, fmt.Sprintf("cloud: pod-to-pod probes cover the first %d of %d Service target ports; not probed: %s", maxPodPorts, len(cr.podPorts), listSome(rest, 10)))
+		cr.podPorts = cr.podPorts[:maxPodPorts]
+	}
+	sort.Slice(cr.outEps, func(i, j int) bool {
+		a, b := cr.outEps[i], cr.outEps[j]
+		if a.addr != b.addr {
+			return a.addr.Less(b.addr)
+		}
+		return a.port < b.port
+	})
+	sort.Slice(cr.hostEps, func(i, j int) bool {
+		a, b := cr.hostEps[i], cr.hostEps[j]
+		if a.node.Name != b.node.Name {
+			return a.node.Name < b.node.Name
+		}
+		return a.port < b.port
+	})
+}
+
+func protoOf(p corev1.Protocol) uint8 {
+	switch p {
+	case corev1.ProtocolUDP:
+		return packet.UDP
+	case corev1.ProtocolSCTP:
+		return packet.SCTP
+	}
+	return packet.TCP
+}
+
+// nodeAddr is a node's first InternalIP (else its first address).
+func nodeAddr(n *model.Node) netip.Addr {
+	if a := n.InternalIPs(); len(a) > 0 {
+		return a[0]
+	}
+	if len(n.Addrs) > 0 {
+		return n.Addrs[0]
+	}
+	return netip.Addr{}
+}
+
+// podOn is the address of a pod on the node (a running one's, else one in its pod CIDR)
+// and what it is, for the messages.
+func (cr *cloudRun) podOn(n *model.Node) (netip.Addr, string) {
+	for _, p := range cr.r.c.PodsOnNode(n.Name) {
+		if p.HostNetwork() || len(p.IPs) == 0 {
+			continue
+		}
+		return p.IPs[0], "pod " + p.Key()
+	}
+	if len(n.PodCIDRs) > 0 {
+		// The second address: the first is often the node's bridge (cni0, cbr0).
+		return n.PodCIDRs[0].Addr().Next().Next(), "an address of node " + n.Name + "'s pod CIDR " + n.PodCIDRs[0].String()
+	}
+	return netip.Addr{}, ""
+}
+
+// routesOf reads a node's host routing once.
+func (cr *cloudRun) routesOf(n string) *nodeRoutes {
+	if nr := cr.routers[n]; nr != nil {
+		return nr
+	}
+	nr := &nodeRoutes{links: map[string]*iproute.Link{}}
+	cr.routers[n] = nr
+	if !cr.r.c.HasNodeState(n) {
+		nr.none = true
+		return nr
+	}
+	host, err := model.LoadNetNS(cr.r.c.Bundle, bundle.NodeDir(n), "host")
+	if err != nil {
+		nr.err = err
+		return nr
+	}
+	nr.router = routing.New(host.Routes, host.Rules, host.Links, host.Sysctls)
+	for i := range host.Links {
+		nr.links[host.Links[i].Name] = &host.Links[i]
+	}
+	return nr
+}
+
+// encap is how a node sends pod traffic to another node: natively (the pod packet, via
+// a gateway), or inside a tunnel whose outer packet is what the cloud sees.
+type encap struct {
+	kind  string // "" native, vxlan, geneve, ipip
+	outer packet.Packet
+	via   netip.Addr
+	label string
+}
+
+// encapFor looks up a's route to a pod address of b, as simulate's transmit does: the
+// device it leaves through decides the packet the cloud network carries.
+func (cr *cloudRun) encapFor(a, b *model.Node, dst netip.Addr) encap {
+	e := encap{via: dst}
+	nr := cr.routesOf(a.Name)
+	if nr.none || nr.err != nil || nr.router == nil {
+		what := "has no dump"
+		if nr.err != nil {
+			what = "has a dump netsim could not read (" + nr.err.Error() + ")"
+		}
+		cr.note(fmt.Sprintf("cloud: node %s %s: its pod traffic was judged as sent natively (pod addresses on the wire), since its overlay device is not known", a.Name, what))
+		return e
+	}
+	d := nr.router.Lookup(routing.Query{Dst: dst})
+	if d.Kind != routing.Unicast || len(d.Hops) == 0 {
+		return e // a missing route is diagnose's route-missing finding, not the cloud's
+	}
+	h := d.Hops[0]
+	if h.Gateway.IsValid() {
+		e.via = h.Gateway
+	}
+	l := nr.links[h.Dev]
+	if l == nil {
+		return e
+	}
+	src, peer := nodeAddr(a), nodeAddr(b)
+	switch {
+	case l.Kind == "vxlan" || l.VXLAN != nil:
+		port := 8472 // the kernel's default dstport (flannel's); Calico and Cilium set 4789 / 8472
+		if l.VXLAN != nil {
+			if l.VXLAN.Port != 0 {
+				port = l.VXLAN.Port
+			}
+			if l.VXLAN.Local.IsValid() {
+				src = l.VXLAN.Local
+			}
+		}
+		e.kind = "vxlan"
+		e.outer = packet.Packet{Src: src, Dst: peer, Proto: packet.UDP, SPort: 49152, DPort: uint16(port), CtState: packet.CtNew}
+		e.label = fmt.Sprintf("VXLAN (UDP %d, %s)", port, l.Name)
+	case l.Kind == "geneve":
+		e.kind = "geneve"
+		e.outer = packet.Packet{Src: src, Dst: peer, Proto: packet.UDP, SPort: 49152, DPort: 6081, CtState: packet.CtNew}
+		e.label = "Geneve (UDP 6081, " + l.Name + ")"
+	case l.Kind == "ipip":
+		if h.Gateway.IsValid() {
+			peer = h.Gateway
+		}
+		e.kind = "ipip"
+		e.outer = packet.Packet{Src: src, Dst: peer, Proto: 4, CtState: packet.CtNew}
+		e.label = "IP-in-IP (protocol 4, " + l.Name + ")"
+	case l.Kind == "wireguard" || l.Kind == "gre" || l.Kind == "ip6tnl":
+		cr.note(fmt.Sprintf("cloud: node %s sends pod traffic through the %s tunnel %s, whose outer packet netsim does not model: the cloud's view of it was not checked", a.Name, l.Kind, l.Name))
+		e.kind = "unsupported"
+	}
+	return e
+}
+
+func (cr *cloudRun) note(s string) {
+	for _, n := range cr.notes {
+		if n == s {
+			return
+		}
+	}
+	cr.notes = append(cr.notes, s)
+}
+
+// nodeToNode probes every ordered pair of classes with the traffic the cluster needs.
+func (cr *cloudRun) nodeToNode() {
+	for _, A := range cr.classes {
+		for _, B := range cr.classes {
+			a, b := A.nodes[0], B.nodes[0]
+			if A == B {
+				if len(A.nodes) < 2 {
+					continue
+				}
+				b = A.nodes[1]
+			}
+			cr.podTraffic(a, b)
+		}
+	}
+	// Host-network endpoints (the API server on the control plane, node agents): from one
+	// node of every class to each.
+	for _, ep := range cr.hostEps {
+		for _, A := range cr.classes {
+			a := A.nodes[0]
+			if a == ep.node {
+				if len(A.nodes) < 2 {
+					continue
+				}
+				a = A.nodes[1]
+			}
+			p := packet.Packet{Src: nodeAddr(a), Dst: ep.addr, Proto: ep.proto, SPort: probeSPort, DPort: ep.port, CtState: packet.CtNew}
+			cr.cross(a, ep.node, p, ep.addr, fmt.Sprintf("node %s to node %s, the host-network endpoint of service/%s, %s", a.Name, ep.node.Name, ep.svc, protoNum{ep.proto, ep.port}))
+		}
+	}
+	// The API server reaches every kubelet on 10250 (logs, exec, port-forward).
+	var cps []*model.Node
+	for _, n := range cr.r.c.Nodes {
+		if _, ok := n.Labels["node-role.kubernetes.io/control-plane"]; ok {
+			cps = append(cps, n)
+		} else if _, ok := n.Labels["node-role.kubernetes.io/master"]; ok {
+			cps = append(cps, n)
+		}
+	}
+	if len(cps) == 0 {
+		cr.notes = append(cr.notes, "cloud: no node has the control-plane role: kubelet's port 10250 from the API server (outside the nodes) was not checked")
+		return
+	}
+	sort.Slice(cps, func(i, j int) bool { return cps[i].Name < cps[j].Name })
+	cp := cps[0]
+	for _, B := range cr.classes {
+		b := B.nodes[0]
+		if b == cp {
+			if len(B.nodes) < 2 {
+				continue
+			}
+			b = B.nodes[1]
+		}
+		p := packet.Packet{Src: nodeAddr(cp), Dst: nodeAddr(b), Proto: packet.TCP, SPort: probeSPort, DPort: kubeletPort, CtState: packet.CtNew}
+		cr.cross(cp, b, p, p.Dst, fmt.Sprintf("control-plane node %s to the kubelet of node %s, TCP %d", cp.Name, b.Name, kubeletPort))
+	}
+}
+
+// podTraffic probes a's pods (and a itself, where kube-proxy masquerades) to b's pods.
+func (cr *cloudRun) podTraffic(a, b *model.Node) {
+	if len(cr.podPorts) == 0 {
+		return
+	}
+	src, srcWhat := cr.podOn(a)
+	dst, dstWhat := cr.podOn(b)
+	if !src.IsValid() || !dst.IsValid() || !nodeAddr(a).IsValid() || !nodeAddr(b).IsValid() {
+		cr.note(fmt.Sprintf("cloud: pod traffic from node %s to node %s was not checked: one has no address or no pod address", a.Name, b.Name))
+		return
+	}
+	e := cr.encapFor(a, b, dst)
+	switch e.kind {
+	case "unsupported":
+		return
+	case "":
+	default:
+		// The cloud sees only the outer packet: one probe for every pod port.
+		cr.cross(a, b, e.outer, e.outer.Dst, fmt.Sprintf("node %s to node %s, the overlay's %s carrying pod traffic", a.Name, b.Name, e.label))
+		return
+	}
+	for _, pn := range cr.podPorts {
+		p := packet.Packet{Src: src, Dst: dst, Proto: pn.proto, SPort: probeSPort, DPort: pn.port, CtState: packet.CtNew}
+		cr.cross(a, b, p, e.via, fmt.Sprintf("%s on node %s to %s on node %s, %s (a port Services target)", srcWhat, a.Name, dstWhat, b.Name, pn))
+		if cr.masq {
+			p.Src = nodeAddr(a)
+			cr.cross(a, b, p, e.via, fmt.Sprintf("node %s to %s on node %s, %s (NodePort traffic kube-proxy masquerades to the node's address)", a.Name, dstWhat, b.Name, pn))
+		}
+	}
+}
+
+// cross judges a packet from node a to node b through the provider: egress, route, ingress.
+func (cr *cloudRun) cross(a, b *model.Node, p packet.Packet, via netip.Addr, what string) {
+	l := cloud.Leg{From: a.Name, To: b.Name, Via: via, Packet: p}
+	if cr.judge("node-to-node", what, a.Name, cr.p.Egress(l)) {
+		return
+	}
+	rds, land := cr.p.Route(l)
+	if cr.judge("node-to-node", what, a.Name, rds) {
+		return
+	}
+	if land.Node != b.Name {
+		where := land.Beyond
+		if land.Node != "" {
+			where = "node " + land.Node
+		}
+		if where == "" {
+			where = "nowhere"
+		}
+		cr.record("node-to-node", what, a.Name, cloud.Decision{Verdict: cloud.Misroute, Code: "cloud-misroute",
+			Message: fmt.Sprintf("the %s network delivers %s to %s, not to node %s", cr.p.Name(), flowText(p), where, b.Name),
+			Fix:     "route node " + b.Name + "'s addresses to its interface"}, []Evidence{object("node", b.Name, b.Pos)})
+		return
+	}
+	cr.judge("node-to-node", what, b.Name, cr.p.Ingress(l))
+}
+
+// judge records the first decision that blocks, or warns, and reports whether one blocked.
+func (cr *cloudRun) judge(kind, what, node string, ds []cloud.Decision) bool {
+	for _, d := range ds {
+		if d.Blocks() || d.Warning {
+			cr.record(kind, what, node, d, nil)
+		}
+		if d.Blocks() {
+			return true
+		}
+	}
+	return false
+}
+
+// record adds a probe to the finding of its deciding object, creating it.
+func (cr *cloudRun) record(kind, what, node string, d cloud.Decision, extra []Evidence) {
+	sev := Error
+	switch {
+	case d.Verdict == cloud.Unknown, d.Warning && !d.Blocks():
+		sev = Warning
+	case kind == "pod-to-internet" || kind == "outside-to-nodeport":
+		// Nothing in the cluster's objects says pods must reach the internet, or that a
+		// NodePort must be open to every address: a private cluster may mean it.
+		sev = Warning
+	}
+	code := d.Code
+	if code == "" {
+		code = "cloud-" + d.Verdict.String()
+	}
+	key := strings.Join([]string{kind, code, d.Object, d.Pos.String(), d.Fix, string(sev)}, "\x00")
+	if cf := cr.findings[key]; cf != nil {
+		cf.flows = append(cf.flows, what)
+		cf.nodes[node] = true
+		return
+	}
+	ev := Evidence{Object: d.Object, File: d.Pos.File, Line: d.Pos.Line, Entry: d.Pos.Entry, Text: d.Text}
+	if ev.Object == "" && ev.File == "" {
+		ev = Evidence{Object: "cloud/" + cr.p.Name(), Text: d.Step}
+	}
+	msg := what + ": " + d.Message
+	if d.Message == "" {
+		msg = fmt.Sprintf("%s: %s %s", what, d.Step, d.Verdict)
+	}
+	fix := d.Fix
+	switch {
+	case fix != "":
+	case d.Verdict == cloud.Unknown:
+		fix = "add the missing export to the bundle's cloud/" + cr.p.Name() + " folder"
+	default:
+		fix = "change " + ev.Object + " so that it lets the traffic through"
+	}
+	cr.findings[key] = &cloudFinding{
+		f:     Finding{Code: code, Severity: sev, Node: node, Message: msg, Evidence: append([]Evidence{ev}, extra...), Fix: fix},
+		flows: []string{what}, nodes: map[string]bool{node: true},
+	}
+	cr.order = append(cr.order, key)
+}
+
+func flowText(p packet.Packet) string {
+	if p.HasPorts() {
+		return fmt.Sprintf("%s %s -> %s:%d", packet.ProtoName(p.Proto), p.Src, p.Dst, p.DPort)
+	}
+	return fmt.Sprintf("%s %s -> %s", packet.ProtoName(p.Proto), p.Src, p.Dst)
+}
+
+// client is the outside address a Service admits: in its first loadBalancerSourceRange,
+// else the documentation client.
+func client(svc *model.Service) netip.Addr {
+	for _, s := range svc.Spec.LoadBalancerSourceRanges {
+		if p, err := netip.ParsePrefix(strings.TrimSpace(s)); err == nil && p.Addr().Is4() && p.Bits() > 0 {
+			a := p.Masked().Addr()
+			if p.Bits() < 32 {
+				a = a.Next()
+			}
+			return a
+		}
+	}
+	return netip.MustParseAddr(cloudClient)
+}
+
+// outsideToLB asks the provider how every LoadBalancer Service's address and port is
+// entered from an admitted client (row 22).
+func (cr *cloudRun) outsideToLB() {
+	for _, svc := range cr.r.c.Services {
+		if svc.Spec.Type != corev1.ServiceTypeLoadBalancer {
+			continue
+		}
+		svcEv := object("service", svc.Key(), svc.Pos)
+		var ips []netip.Addr
+		for _, in := range svc.Status.LoadBalancer.Ingress {
+			if a, err := netip.ParseAddr(in.IP); err == nil {
+				ips = append(ips, a.Unmap())
+			} else if in.Hostname != "" {
+				cr.note(fmt.Sprintf("cloud: service/%s's load balancer %s has a hostname, not an address: how it is entered was not checked", svc.Key(), in.Hostname))
+			}
+		}
+		if len(ips) == 0 {
+			cr.note(fmt.Sprintf("cloud: service/%s has no load-balancer address in its status: how it is entered was not checked", svc.Key()))
+			continue
+		}
+		from := client(svc)
+		for _, ip := range ips {
+			for _, sp := range svc.Spec.Ports {
+				p := packet.Packet{Src: from, Dst: ip, Proto: protoOf(sp.Protocol), SPort: probeSPort, DPort: uint16(sp.Port), CtState: packet.CtNew}
+				what := fmt.Sprintf("client %s to service/%s's load balancer %s:%d (%s)", from, svc.Key(), ip, sp.Port, strings.ToUpper(string(sp.Protocol)))
+				entries, ok := cr.p.Inbound(p)
+				if !ok {
+					cr.record("outside-to-lb", what, "", cloud.Decision{Verdict: cloud.Unknown, Code: "cloud-lb-unknown", Object: "service/" + svc.Key(), Pos: svc.Pos,
+						Message: fmt.Sprintf("the %s exports do not know the address %s, so whether the load balancer is entered is not known", cr.p.Name(), ip),
+						Fix:     "add the load balancer exports of the cloud/" + cr.p.Name() + " folder, from the account and region that serve it"}, nil)
+					continue
+				}
+				for _, e := range entries {
+					w := what
+					if e.Branch != "" {
+						w += ", " + e.Branch
+					}
+					for _, d := range e.Decisions {
+						if d.Blocks() || d.Warning {
+							cr.record("outside-to-lb", w, e.Node, d, []Evidence{svcEv})
+						}
+						if d.Blocks() {
+							break
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// outsideToNodePort judges an outside client reaching every NodePort Service's node port
+// on the nodes that answer it (externalTrafficPolicy Local: those with a ready endpoint),
+// at the node's interface, as the walk does for a node's address reached from outside.
+// LoadBalancer Services are entered through their load balancer (outsideToLB), whose
+// own address or groups the node must admit, not every client.
+func (cr *cloudRun) outsideToNodePort() {
+	for _, svc := range cr.r.c.Services {
+		if svc.Spec.Type != corev1.ServiceTypeNodePort {
+			continue
+		}
+		local := svc.Spec.ExternalTrafficPolicy == corev1.ServiceExternalTrafficPolicyLocal
+		serving := map[string]bool{}
+		if local {
+			eps, _ := cr.r.c.ServiceEndpoints(svc)
+			for _, ep := range eps {
+				if ep.Ready && ep.NodeName != "" {
+					serving[ep.NodeName] = true
+				}
+			}
+		}
+		from := client(svc)
+		for _, cl := range cr.classes {
+			var n *model.Node
+			for _, m := range cl.nodes {
+				if !local || serving[m.Name] {
+					n = m
+					break
+				}
+			}
+			if n == nil || !nodeAddr(n).IsValid() {
+				continue
+			}
+			for _, sp := range svc.Spec.Ports {
+				if sp.NodePort == 0 {
+					continue
+				}
+				p := packet.Packet{Src: from, Dst: nodeAddr(n), Proto: protoOf(sp.Protocol), SPort: probeSPort, DPort: uint16(sp.NodePort), CtState: packet.CtNew}
+				what := fmt.Sprintf("client %s to node %s's node port %d of service/%s (%s)", from, n.Name, sp.NodePort, svc.Key(), strings.ToUpper(string(sp.Protocol)))
+				cr.judgeWith("outside-to-nodeport", what, n.Name, cr.p.Ingress(cloud.Leg{To: n.Name, Via: p.Dst, Packet: p}), object("service", svc.Key(), svc.Pos))
+			}
+		}
+	}
+}
+
+// judgeWith is judge with an evidence added to the finding.
+func (cr *cloudRun) judgeWith(kind, what, node string, ds []cloud.Decision, ev Evidence) {
+	for _, d := range ds {
+		if d.Blocks() || d.Warning {
+			cr.record(kind, what, node, d, []Evidence{ev})
+		}
+		if d.Blocks() {
+			return
+		}
+	}
+}
+
+// toEndpoints judges one node of every class reaching each endpoint outside the nodes and
+// pods (rows 19 and 20: a peered VPC, an on-premises range, the API server): the Service
+// says the traffic should flow. The source is the node's address: pods' traffic to it is
+// masqueraded unless ip-masq-agent exempts the range (row 20 is `netsim trace`'s answer).
+func (cr *cloudRun) toEndpoints() {
+	for _, ep := range cr.outEps {
+		for _, cl := range cr.classes {
+			n := cl.nodes[0]
+			src := nodeAddr(n)
+			if !src.IsValid() {
+				continue
+			}
+			p := packet.Packet{Src: src, Dst: ep.addr, Proto: ep.proto, SPort: probeSPort, DPort: ep.port, CtState: packet.CtNew}
+			what := fmt.Sprintf("node %s to %s:%d (%s), an endpoint of service/%s outside the cluster's nodes and pods", n.Name, ep.addr, ep.port, strings.ToUpper(packet.ProtoName(ep.proto)), ep.svc)
+			l := cloud.Leg{From: n.Name, Via: ep.addr, Packet: p}
+			if cr.judge("to-endpoint", what, n.Name, cr.p.Egress(l)) {
+				continue
+			}
+			rds, land := cr.p.Route(l)
+			if cr.judge("to-endpoint", what, n.Name, rds) || land.Node == "" {
+				continue
+			}
+			l.To = land.Node
+			cr.judge("to-endpoint", what, land.Node, cr.p.Ingress(l))
+		}
+	}
+}
+
+// toInternet judges one node of every class reaching a public address on 443 (row 21), as
+// the node's address: CNIs masquerade pod traffic leaving the cluster (flannel, Calico's
+// natOutgoing, the AWS VPC CNI's SNAT to the primary address, ip-masq-agent).
+func (cr *cloudRun) toInternet() {
+	dst := netip.MustParseAddr(internetProbe)
+	for _, cl := range cr.classes {
+		n := cl.nodes[0]
+		src := nodeAddr(n)
+		if !src.IsValid() {
+			continue
+		}
+		p := packet.Packet{Src: src, Dst: dst, Proto: packet.TCP, SPort: probeSPort, DPort: 443, CtState: packet.CtNew}
+		what := fmt.Sprintf("pods of node %s to the internet (%s:443), masqueraded to %s", n.Name, dst, src)
+		l := cloud.Leg{From: n.Name, Via: dst, Packet: p}
+		if cr.judge("pod-to-internet", what, n.Name, cr.p.Egress(l)) {
+			continue
+		}
+		rds, land := cr.p.Route(l)
+		if cr.judge("pod-to-internet", what, n.Name, rds) {
+			continue
+		}
+		if land.Node != "" {
+			cr.record("pod-to-internet", what, n.Name, cloud.Decision{Verdict: cloud.Misroute, Code: "cloud-misroute",
+				Message: fmt.Sprintf("the %s network delivers %s to node %s, not to the internet", cr.p.Name(), flowText(p), land.Node),
+				Fix:     "route 0.0.0.0/0 from node " + n.Name + "'s subnet to a NAT or internet gateway"}, []Evidence{object("node", n.Name, n.Pos)})
+		}
+	}
+}
+
+// overlaps compares the pod and Service CIDRs with the ranges the provider routes (row
+// 24). Without CloudRanges, a pod CIDR that overlaps a routed range still shows in the
+// route decisions of the pod-to-pod probes (the provider's own overlap code).
+func (cr *cloudRun) overlaps() {
+	cr2, ok := cr.p.(CloudRanges)
+	if !ok {
+		cr.note(fmt.Sprintf("cloud/%s does not list its routed ranges: pod and Service CIDRs were compared with them only through the routes the node-to-node probes took", cr.p.Name()))
+		return
+	}
+	ranges := cr2.RoutedRanges()
+	for _, pc := range cr.r.podCIDRs {
+		for _, rr := range ranges {
+			if rr.Local || !rr.Prefix.Overlaps(pc) {
+				continue
+			}
+			cr.record("cidr", "pod CIDR "+pc.String(), "", cloud.Decision{Verdict: cloud.Misroute, Code: "cloud-cidr-overlap", Object: rr.Object, Pos: rr.Pos,
+				Text:    rr.Prefix.String() + " -> " + rr.Where,
+				Message: fmt.Sprintf("the cluster's pod CIDR %s overlaps %s, which the %s network routes to %s: traffic between pods and that range goes the wrong way", pc, rr.Prefix, cr.p.Name(), rr.Where),
+				Fix:     "give the cluster a pod CIDR that overlaps no range the network routes, or renumber the other network"}, nil)
+		}
+	}
+	for _, sc := range cr.r.serviceCIDRs() {
+		for _, rr := range ranges {
+			if !rr.Prefix.Overlaps(sc.p) {
+				continue
+			}
+			where := rr.Where
+			if rr.Local {
+				where = "its own range"
+			}
+			cr.record("cidr", "Service CIDR "+sc.p.String(), "", cloud.Decision{Verdict: cloud.Misroute, Code: "cloud-cidr-overlap", Object: rr.Object, Pos: rr.Pos,
+				Text:    rr.Prefix.String() + " -> " + where,
+				Message: fmt.Sprintf("the cluster's Service CIDR %s overlaps %s, which the %s network routes (%s): pods cannot reach hosts there, kube-proxy takes the addresses", sc.p, rr.Prefix, cr.p.Name(), where),
+				Fix:     "choose a Service CIDR outside every range the network routes"}, []Evidence{sc.ev})
+		}
+	}
+}

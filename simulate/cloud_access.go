@@ -1,0 +1,19 @@
+package simulate
+
+import (
+	"github.com/netsim/netsim/cloud"
+	"github.com/netsim/netsim/model"
+)
+
+// OpenCloud opens the bundle's cloud provider as the walk does (every provider registered
+// in cloudOpeners), for analyses that judge cloud traffic without a walk (netsim
+// diagnose). p is nil when the bundle has no exports netsim reads; unread names the
+// provider directories under cloud/ that netsim cannot read yet. A malformed export is an
+// error naming its file and line.
+func OpenCloud(c *model.Cluster) (p cloud.Provider, unread []string, err error) {
+	s := &Simulator{C: c}
+	if err := s.openCloud(); err != nil {
+		return nil, nil, err
+	}
+	return s.cloud.p, s.cloud.unread, nil
+}
