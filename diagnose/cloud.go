@@ -145,13 +145,20 @@ type cloudFinding struct {
 	nodes map[string]bool
 }
 
+// cloudOpener replaces simulate.OpenCloud in tests (a fake provider over any bundle).
+var cloudOpener func(*model.Cluster) (cloud.Provider, []string, error)
+
 // checkCloud runs the cloud analysis and returns its notes. A malformed export is an error
 // naming its file and line, as for a trace.
 func (r *run) checkCloud() ([]string, error) {
-	if !r.c.Bundle.IsDir("cloud") {
+	if !r.c.Bundle.IsDir("cloud") && cloudOpener == nil {
 		return []string{"no cloud/ exports: security groups and cloud route tables were not checked"}, nil
 	}
-	p, unread, err := simulate.OpenCloud(r.c)
+	open := simulate.OpenCloud
+	if cloudOpener != nil {
+		open = cloudOpener
+	}
+	p, unread, err := open(r.c)
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,166 @@
+package diagnose
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+	"testing"
+
+	"github.com/netsim/netsim/cloud"
+	"github.com/netsim/netsim/model"
+	"github.com/netsim/netsim/model/source"
+	"github.com/netsim/netsim/rules/packet"
+)
+
+// fakeCloud is a provider whose only rules are the test's: it denies what deny matches at
+// the receiving NIC, says unknown to the internet, and records every leg it judged.
+type fakeCloud struct {
+	deny   func(p packet.Packet) bool
+	ranges []RoutedRange
+	ident  map[string]string
+	legs   []cloud.Leg
+}
+
+func (f *fakeCloud) Name() string { return "fake" }
+func (f *fakeCloud) Egress(l cloud.Leg) []cloud.Decision {
+	f.legs = append(f.legs, l)
+	if l.Packet.Dst == netip.MustParseAddr(internetProbe) {
+		return []cloud.Decision{{Verdict: cloud.Unknown, Step: "fake egress", Code: "cloud-missing-data", Message: "no nat.json"}}
+	}
+	return []cloud.Decision{{Step: "fake egress", Action: "allow"}}
+}
+func (f *fakeCloud) Route(l cloud.Leg) ([]cloud.Decision, cloud.Landing) {
+	return []cloud.Decision{{Step: "fake route", Action: "route"}}, cloud.Landing{Node: l.To, Beyond: "elsewhere"}
+}
+func (f *fakeCloud) Ingress(l cloud.Leg) []cloud.Decision {
+	if f.deny != nil && f.deny(l.Packet) {
+		return []cloud.Decision{{Verdict: cloud.Deny, Step: "fake ingress", Code: "fake-firewall", Object: "firewall/overlay rule 1",
+			Pos: source.Pos{File: "cloud/fake/firewall.json", Line: 7}, Message: "firewall/overlay admits nothing on " + packet.ProtoName(l.Packet.Proto) + fmt.Sprint(" ", l.Packet.DPort),
+			Fix: "allow it"}}
+	}
+	return []cloud.Decision{{Step: "fake ingress", Action: "allow"}}
+}
+func (f *fakeCloud) Inbound(p packet.Packet) ([]cloud.Entry, bool) { return nil, false }
+func (f *fakeCloud) CloudIdentity(node string) (string, bool) {
+	id, ok := f.ident[node]
+	return id, ok
+}
+
+// rangedCloud adds CloudRanges to fakeCloud.
+type rangedCloud struct{ *fakeCloud }
+
+func (r rangedCloud) RoutedRanges() []RoutedRange { return r.ranges }
+
+// plainCloud is fakeCloud without the optional interfaces.
+type plainCloud struct{ f *fakeCloud }
+
+func (p plainCloud) Name() string                                        { return p.f.Name() }
+func (p plainCloud) Egress(l cloud.Leg) []cloud.Decision                 { return p.f.Egress(l) }
+func (p plainCloud) Route(l cloud.Leg) ([]cloud.Decision, cloud.Landing) { return p.f.Route(l) }
+func (p plainCloud) Ingress(l cloud.Leg) []cloud.Decision                { return p.f.Ingress(l) }
+func (p plainCloud) Inbound(pk packet.Packet) ([]cloud.Entry, bool)      { return p.f.Inbound(pk) }
+
+func withCloud(t *testing.T, p cloud.Provider) {
+	cloudOpener = func(*model.Cluster) (cloud.Provider, []string, error) { return p, nil, nil }
+	t.Cleanup(func() { cloudOpener = nil })
+}
+
+// TestCloudOverlayOuterPacket: on a VXLAN cluster (flannel, the vxlan-healthy testbed) the
+// cloud sees only the encapsulated packet, node to node on UDP 8472, whatever the pods'
+// ports: a firewall that drops it is one error naming the rule, and the pod ports are not
+// probed natively.
+func TestCloudOverlayOuterPacket(t *testing.T) {
+	f := &fakeCloud{deny: func(p packet.Packet) bool { return p.Proto == packet.UDP && p.DPort == 8472 }}
+	withCloud(t, plainCloud{f})
+	rep, err := Run(loadBundle(t, "../testdata/faults/vxlan-healthy.tar.gz"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []Finding
+	for _, fd := range rep.Findings {
+		if fd.Code == "fake-firewall" {
+			got = append(got, fd)
+		}
+	}
+	if len(got) != 1 || got[0].Severity != Error || got[0].Evidence[0].Object != "firewall/overlay rule 1" ||
+		got[0].Evidence[0].File != "cloud/fake/firewall.json" || got[0].Evidence[0].Line != 7 ||
+		!strings.Contains(got[0].Message, "VXLAN (UDP 8472") {
+		t.Fatalf("want one error citing firewall/overlay rule 1 for the VXLAN packet, got %+v", got)
+	}
+	for _, l := range f.legs {
+		if l.To != "" && l.Packet.Dst.Is4() && l.Packet.Dst.As4()[0] == 10 && l.Packet.Dst.As4()[1] == 244 {
+			t.Errorf("a pod address was put on the wire of a VXLAN cluster: %+v", l.Packet)
+		}
+	}
+	// The internet probe is unknown: a warning, never an allow.
+	unknown := false
+	for _, fd := range rep.Findings {
+		unknown = unknown || (fd.Code == "cloud-missing-data" && fd.Severity == Warning && strings.Contains(fd.Message, "to the internet"))
+	}
+	if !unknown {
+		t.Errorf("the unknown internet route is not a warning: %v", rep.Codes())
+	}
+}
+
+// TestCloudNativePodPorts: on the host-gw testbed the pod packet itself crosses the cloud,
+// on every port a Service targets (8080 TCP, 5353 UDP): a rule denying UDP alone is found.
+func TestCloudNativePodPorts(t *testing.T) {
+	f := &fakeCloud{deny: func(p packet.Packet) bool { return p.Proto == packet.UDP && p.DPort == 5353 && p.Src.As4()[1] == 244 }}
+	withCloud(t, plainCloud{f})
+	rep, err := Run(loadBundle(t, "../testdata/faults/healthy.tar.gz"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, fd := range rep.Findings {
+		if fd.Code == "fake-firewall" {
+			n++
+			if !strings.Contains(fd.Message, "UDP 5353") || !strings.Contains(fd.Message, "1 more probe") {
+				t.Errorf("want both directions of pod UDP 5353 in one finding: %s", fd.Message)
+			}
+		}
+	}
+	if n != 1 {
+		t.Errorf("want one finding for the UDP rule, got %d: %v", n, rep.Codes())
+	}
+}
+
+// TestCloudClassesAndRanges: a provider's identity groups nodes (one class: one pair of
+// nodes probed), and its routed ranges are compared with the pod and Service CIDRs.
+func TestCloudClassesAndRanges(t *testing.T) {
+	f := &fakeCloud{ident: map[string]string{"node1": "subnet-a/sg-1", "node2": "subnet-a/sg-1"},
+		ranges: []RoutedRange{
+			{Prefix: netip.MustParsePrefix("10.200.0.0/16"), Local: true, Where: "the VPC", Object: "vpc/v1", Pos: source.Pos{File: "cloud/fake/vpc.json", Line: 2}},
+			{Prefix: netip.MustParsePrefix("10.244.128.0/17"), Where: "vpc-legacy through pcx-1", Object: "route 10.244.128.0/17", Pos: source.Pos{File: "cloud/fake/routes.json", Line: 9}},
+			{Prefix: netip.MustParsePrefix("10.96.0.0/12"), Where: "on-premises through vgw-1", Object: "route 10.96.0.0/12", Pos: source.Pos{File: "cloud/fake/routes.json", Line: 14}},
+		}}
+	withCloud(t, rangedCloud{f})
+	rep, err := Run(loadBundle(t, "../testdata/faults/healthy.tar.gz"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pod, svc bool
+	for _, fd := range rep.Findings {
+		if fd.Code != "cloud-cidr-overlap" {
+			continue
+		}
+		if fd.Severity != Error {
+			t.Errorf("overlap is not an error: %+v", fd)
+		}
+		pod = pod || (strings.Contains(fd.Message, "pod CIDR 10.244.0.0/16") && fd.Evidence[0].Object == "route 10.244.128.0/17")
+		svc = svc || (strings.Contains(fd.Message, "Service CIDR") && fd.Evidence[0].Object == "route 10.96.0.0/12")
+		if strings.Contains(fd.Message, "10.200.0.0/16") {
+			t.Errorf("the VPC's own range is not an overlap for the pod CIDR: %s", fd.Message)
+		}
+	}
+	if !pod || !svc {
+		t.Errorf("want pod and Service CIDR overlaps, got pod=%v svc=%v: %v", pod, svc, rep.Findings)
+	}
+	class := false
+	for _, n := range rep.Notes {
+		class = class || strings.Contains(n, "2 node(s) judged as 1 class(es)")
+	}
+	if !class {
+		t.Errorf("the provider's identity did not make one class: %v", rep.Notes)
+	}
+}
