@@ -68,14 +68,21 @@ func (p *Provider) Route(l cloud.Leg) ([]cloud.Decision, cloud.Landing) {
 	var more []cloud.Decision
 	var land cloud.Landing
 	switch r.HopType {
+	case HopNatGateway, HopIpv4Gateway:
+		if dst.IsPrivate() {
+			// Meant for a node: the default route carries it towards the internet.
+			land = cloud.Landing{Beyond: "the internet through " + r.HopType + " " + r.HopID}
+			break
+		}
+		if r.HopType == HopNatGateway {
+			more, land = p.viaNAT(l, nic, r)
+		} else {
+			more, land = p.viaIPv4Gateway(l, nic, r)
+		}
 	case HopLocal:
 		more, land = p.viaLocal(l, t, r)
 	case HopInstance, HopNetworkInterface:
 		more, land = p.viaHop(l, r)
-	case HopNatGateway:
-		more, land = p.viaNAT(l, nic, r)
-	case HopIpv4Gateway:
-		more, land = p.viaIPv4Gateway(l, nic, r)
 	default:
 		land = cloud.Landing{Beyond: fmt.Sprintf("%s through %s %s", beyondOf(r.HopType), r.HopType, r.HopID)}
 	}
@@ -255,6 +262,11 @@ func (p *Provider) viaNAT(l cloud.Leg, nic *NIC, r *RouteEntry) ([]cloud.Decisio
 			table = n.SnatTables[0]
 		}
 		d.Fix = fmt.Sprintf("aliyun vpc CreateSnatEntry --RegionId <region> --SnatTableId %s --SourceVSwitchId %s --SnatIp %s", table, nic.VSwitchID, ip)
+		if node, _ := p.podCIDROf(src); node != "" && !nic.Holds(src) {
+			// An SNAT entry covers the VPC's addresses: an overlay pod address needs the
+			// node's masquerade first.
+			d.Fix = "masquerade pod traffic leaving the cluster on the nodes (Flannel's ipMasq, ip-masq-agent), so that it leaves with the node's address; and for the nodes' vSwitch, if it has no entry: " + d.Fix
+		}
 		return []cloud.Decision{d}, cloud.Landing{}
 	}
 	snat := l.Packet
