@@ -684,6 +684,7 @@ func (x *Export) parseNSGs(f *source.File) error {
 			for i := range defaultRules {
 				d := defaultRules[i]
 				d.Default, d.Synthetic, d.Pos = true, true, g.Pos
+				d.SrcPorts, d.DstPorts = []PortRange{{0, 65535}}, []PortRange{{0, 65535}}
 				g.Rules = append(g.Rules, &d)
 			}
 		}

@@ -58,11 +58,15 @@ func (p *Provider) Route(l cloud.Leg) ([]cloud.Decision, cloud.Landing) {
 		d.Verdict, d.Action, d.Code = cloud.NoRoute, "drop", "azure-route-none"
 		d.Message = fmt.Sprintf("subnet %s's route for %s is %s: next hop None, Azure drops the packet", s.Name, dst, r.Label())
 		d.Fix = p.routeFix(s, rt, dst)
+		if s.VNet.HasGateway() && rt != nil && rt.NoBGP && r.System {
+			d.Message += fmt.Sprintf("; VNet %s has a virtual network gateway, but route table %s (%s) disables BGP route propagation, so the on-premises routes the gateway learns do not reach subnet %s", s.VNet.Name, rt.Name, rt.Pos, s.Name)
+			d.Fix = fmt.Sprintf("az network route-table update -g %s -n %s --disable-bgp-route-propagation false, or %s", rg(rt.ID), rt.Name, d.Fix)
+		}
 		return []cloud.Decision{d}, cloud.Landing{}
 	case HopVnetLocal:
 		more, land = p.viaVNet(l, s, r)
 	case HopPeering:
-		land = cloud.Landing{Beyond: fmt.Sprintf("VNet %s through %s", lastSeg(peerRemote(s.VNet, r)), strings.TrimSuffix(r.Name, " "+r.Prefix.String()))}
+		land = cloud.Landing{Beyond: fmt.Sprintf("VNet %s through %s", lastSeg(peerRemote(s.VNet, r)), r.Name)}
 	case HopAppliance:
 		more, land = p.viaAppliance(l, s, r)
 	case HopGateway:

@@ -263,7 +263,7 @@ func (p *Provider) nsgCheck(n *NIC, c *IPConfig, inbound bool, pk packet.Packet,
 			continue
 		}
 		d.Verdict, d.Action, d.Code = cloud.Deny, "drop", "azure-nsg"
-		d.Message = fmt.Sprintf("network security group %s (on %s) denies %s %s: rule %s decides first", g.Name, lv.what, dir, flowText(pk), v.Rule.Label())
+		d.Message = fmt.Sprintf("network security group %s (on %s) denies %s %s: rule %s decides first%s", g.Name, lv.what, dir, flowText(pk), v.Rule.Label(), p.asgNote(g, inbound, pk))
 		d.Fix = p.needed(g, v.Rule, inbound, pk)
 		out = append(out, d)
 		return out
@@ -274,6 +274,37 @@ func (p *Provider) nsgCheck(n *NIC, c *IPConfig, inbound bool, pk packet.Packet,
 			Fix:     fmt.Sprintf("associate an NSG with subnet %s allowing %s", lastSeg(c.Subnet), flowText(pk))})
 	}
 	return out
+}
+
+// asgNote explains, when rules of the NSG admit application security groups, which
+// groups the peer's IP configuration is in (row 18: the nodes share no group).
+func (p *Provider) asgNote(g *NSG, inbound bool, pk packet.Packet) string {
+	other := pk.Src
+	if !inbound {
+		other = pk.Dst
+	}
+	var rules []string
+	for _, r := range g.Rules {
+		side := r.Src
+		if !inbound {
+			side = r.Dst
+		}
+		if r.Inbound == inbound && r.Allow && len(side.ASGs) > 0 {
+			rules = append(rules, fmt.Sprintf("%s admits %s", r.Name, addrLabel(side)))
+		}
+	}
+	if len(rules) == 0 {
+		return ""
+	}
+	in := "no application security group"
+	if c := p.X.ConfigWith(other); c != nil && len(c.ASGs) > 0 {
+		var ns []string
+		for _, id := range c.ASGs {
+			ns = append(ns, lastSeg(id))
+		}
+		in = "application security groups " + strings.Join(ns, ", ") + fmt.Sprintf(" (%s)", p.label(c.NIC))
+	}
+	return fmt.Sprintf("; %s is in %s, and %s", other, in, strings.Join(rules, "; "))
 }
 
 // vnetOf is the VNet of an IP configuration.
@@ -328,7 +359,7 @@ func (p *Provider) needed(g *NSG, denier *Rule, inbound bool, pk packet.Packet) 
 	}
 	prio := freePriority(g, denier, inbound)
 	name := fmt.Sprintf("allow-%s-%s", strings.ToLower(proto), strings.ReplaceAll(port, "*", "any"))
-	return fmt.Sprintf("allow %s %s %s port %s%s at a priority below %d: az network nsg rule create -g %s --nsg-name %s -n %s --priority %d --direction %s --access Allow --protocol %s %s %s --destination-port-ranges %s",
+	return fmt.Sprintf("allow %s %s from %s to port %s%s at a priority below %d: az network nsg rule create -g %s --nsg-name %s -n %s --priority %d --direction %s --access Allow --protocol %s %s %s --destination-port-ranges %s",
 		strings.ToLower(dir), proto, addr, port, what, denier.Priority, rg(g.ID), g.Name, name, prio, dir, proto, flag, addr, port)
 }
 

@@ -45,17 +45,17 @@ func (x *Export) routeTableOf(s *Subnet) *RouteTable {
 func SystemRoutes(v *VNet) []*Route {
 	var out []*Route
 	for _, p := range v.Space {
-		out = append(out, &Route{Name: "VNet address space " + p.String(), Prefix: p, Hop: HopVnetLocal, System: true, Pos: v.Pos})
+		out = append(out, &Route{Name: "VNet address space", Prefix: p, Hop: HopVnetLocal, System: true, Pos: v.Pos})
 	}
 	for _, pe := range v.Peerings {
 		if !strings.EqualFold(pe.State, "Connected") {
 			continue // a peering not Connected adds no route
 		}
 		for _, p := range pe.RemoteSpace {
-			out = append(out, &Route{Name: "peering " + pe.Name + " " + p.String(), Prefix: p, Hop: HopPeering, System: true, Pos: pe.Pos})
+			out = append(out, &Route{Name: "peering " + pe.Name, Prefix: p, Hop: HopPeering, System: true, Pos: pe.Pos})
 		}
 	}
-	out = append(out, &Route{Name: "default 0.0.0.0/0", Prefix: netip.MustParsePrefix("0.0.0.0/0"), Hop: HopInternet, System: true, Pos: v.Pos})
+	out = append(out, &Route{Name: "default", Prefix: netip.MustParsePrefix("0.0.0.0/0"), Hop: HopInternet, System: true, Pos: v.Pos})
 	for _, r := range reserved {
 		covered := false
 		for _, p := range v.Space {
@@ -63,7 +63,7 @@ func SystemRoutes(v *VNet) []*Route {
 			covered = covered || (p.Bits() <= r.Bits() && p.Contains(r.Addr()))
 		}
 		if !covered {
-			out = append(out, &Route{Name: "default " + r.String(), Prefix: r, Hop: HopNone, System: true, Pos: v.Pos})
+			out = append(out, &Route{Name: "default", Prefix: r, Hop: HopNone, System: true, Pos: v.Pos})
 		}
 	}
 	return out
@@ -131,9 +131,8 @@ func (r *Route) Label() string {
 			hop = "VirtualNetwork"
 		}
 	}
-	kind := "user route"
 	if r.System {
-		kind = "system route"
+		return fmt.Sprintf("%s -> %s (system route: %s)", dst, hop, r.Name)
 	}
-	return fmt.Sprintf("%s %s -> %s (%s)", r.Name, dst, hop, kind)
+	return fmt.Sprintf("%s -> %s (user route %s)", dst, hop, r.Name)
 }
