@@ -38,6 +38,18 @@ func TestParseErrors(t *testing.T) {
 		{FileRoutes, `[{"name": "r", "destRange": "x", "nextHopGateway": "g"}]`, `destRange "x" is not a CIDR`},
 		{FileInstances, `[{"name": "i", "networkInterfaces": [{"networkIP": "10.0.0.300"}]}]`, "is not an IP address"},
 		{FileInstances, `[{"zone": "z"}]`, "an instance without a name"},
+		{FileRouters, "[\n{\"name\": \"r\", \"nats\": [{\"name\": \"n\", \"sourceSubnetworkIpRangesToNat\": \"SOME\"}]}]", "routers.json:2: router r nat n: sourceSubnetworkIpRangesToNat \"SOME\""},
+		{FileRouters, `[{"name": "r", "nats": [{"name": "n", "sourceSubnetworkIpRangesToNat": "LIST_OF_SUBNETWORKS", "subnetworks": [{"name": "s", "sourceIpRangesToNat": ["ALL"]}]}]}]`, `sourceIpRangesToNat "ALL"`},
+		{FileRouters, `[{"nats": []}]`, "a router without a name"},
+		{DirNATMapping + "/r.json", "[\n\n{\"instanceName\": \"a\", \"interfaceNatMappings\": [{\"sourceVirtualIp\": \"10.0.0.2\", \"natIpPortRanges\": [\"x:1-2\"]}]}]", "nat-mapping/r.json:3: instance a: natIpPortRanges \"x:1-2\""},
+		{FileForwardingRules, "[\n{\"name\": \"f\", \"IPAddress\": \"203.0.113.300\"}]", "forwarding-rules.json:2: forwarding rule f: IPAddress \"203.0.113.300\" is not an IP address"},
+		{FileForwardingRules, `[{"name": "f", "IPAddress": "203.0.113.3", "portRange": "90-80"}]`, `port "90-80" is not a port or range`},
+		{FileForwardingRules, `[{"IPAddress": "203.0.113.3"}]`, "a forwarding rule without a name"},
+		{FileTargetPools, `[{"name": "p", "instances": "x"}]`, "Instances: want []string"},
+		{FileBackendServices, `[{"backends": []}]`, "a backend service without a name"},
+		{FileHealthChecks, `[{"name": "h", "tcpHealthCheck": {"port": 70000}}]`, "health check h: port 70000 is not a port"},
+		{DirTargetPoolHealth + "/p.json", "[\n{\"healthStatus\": [{\"healthState\": \"HEALTHY\"}]}]", "target-pool-health/p.json:2: a health status without an instance"},
+		{DirBackendSvcHealth + "/b.json", `[{"backend": "g", "status": {"healthStatus": [{"instance": "i", "ipAddress": "nope"}]}}]`, `ipAddress "nope" is not an IP address`},
 		{FileSubnets, "[\n{\"name\": \"s\", \"ipCidrRange\": \"10.0.0.0/24\",\n \"secondaryIpRanges\": [{\"ipCidrRange\": \"10.4.0.0/99\"}]}]", "subnets.json:2: subnetwork s: \"10.4.0.0/99\" is not a CIDR"},
 	}
 	for _, c := range cases {
@@ -55,7 +67,13 @@ func FuzzParse(f *testing.F) {
 		`[{"name": "r", "destRange": "10.0.0.0/8", "nextHopIp": "10.0.0.1", "tags": ["x"]}]`} {
 		f.Add(s)
 	}
-	names := []string{FileInstances, FileFirewalls, FileRoutes, FileNetworks, FileSubnets}
+	for _, s := range []string{lbRules, lbPools, lbServices, lbHC, poolHealth("HEALTHY", "UNHEALTHY"), serviceHealth("HEALTHY", "DRAINING"),
+		natRouter(`{"name": "n", "sourceSubnetworkIpRangesToNat": "LIST_OF_SUBNETWORKS", "subnetworks": [{"name": "s", "sourceIpRangesToNat": ["LIST_OF_SECONDARY_IP_RANGES"], "secondaryIpRangeNames": ["pods"]}]}`),
+		`[{"instanceName": "a", "interfaceNatMappings": [{"sourceAliasIpRange": "10.4.1.0/24", "natIpPortRanges": ["34.1.2.4:1024-1087"]}]}]`} {
+		f.Add(s)
+	}
+	names := []string{FileInstances, FileFirewalls, FileRoutes, FileNetworks, FileSubnets, FileRouters, DirNATMapping + "/r.json",
+		FileForwardingRules, FileTargetPools, FileBackendServices, FileHealthChecks, DirTargetPoolHealth + "/p.json", DirBackendSvcHealth + "/b.json"}
 	f.Fuzz(func(t *testing.T, text string) {
 		for _, n := range names {
 			x, err := Parse("cloud/gcp", map[string]*source.File{n: source.NewFile("cloud/gcp/"+n, []byte(text))})

@@ -23,7 +23,7 @@ import (
 func TestCloudBundles(t *testing.T) {
 	root := repoRoot(t)
 	testCloudBundles(t, root, "aws", []string{"17", "18", "19", "20", "21", "22", "24"})
-	testCloudBundles(t, root, "gcp", []string{"5", "17", "18", "19", "21"})
+	testCloudBundles(t, root, "gcp", []string{"5", "17", "18", "19", "21", "22", "24"})
 }
 
 func testCloudBundles(t *testing.T, root, provider string, guideRows []string) {
