@@ -84,7 +84,9 @@ func TestForwardingRules(t *testing.T) {
 		{"udp on a tcp rule", nil, "198.51.100.7", "203.0.113.50", 80, "- deny gcp-lb-no-listener", "", ""},
 		{"a source the k8s-fw rule does not admit", nil, "192.0.2.9", "203.0.113.50", 80, "- deny gcp-firewall-ingress; - deny gcp-firewall-ingress", "", "loadBalancerSourceRanges"},
 		{"an unhealthy backend is not chosen", func(f map[string]string) { f[DirTargetPoolHealth+"/pool-a.json"] = poolHealth("UNHEALTHY", "HEALTHY") }, "198.51.100.7", "203.0.113.50", 80, "nb allow", "", ""},
-		{"all unhealthy: the last resort is all of them", func(f map[string]string) { f[DirTargetPoolHealth+"/pool-a.json"] = poolHealth("UNHEALTHY", "UNHEALTHY") }, "198.51.100.7", "203.0.113.50", 80, "na allow; nb allow", "gcp-lb-fail-open", ""},
+		{"all unhealthy: the last resort is all of them", func(f map[string]string) {
+			f[DirTargetPoolHealth+"/pool-a.json"] = poolHealth("UNHEALTHY", "UNHEALTHY")
+		}, "198.51.100.7", "203.0.113.50", 80, "na allow; nb allow", "gcp-lb-fail-open", ""},
 		{"all unhealthy because the firewall shuts the probes out: said so", func(f map[string]string) {
 			f[DirTargetPoolHealth+"/pool-a.json"] = poolHealth("UNHEALTHY", "UNHEALTHY")
 			f[FileFirewalls] = strings.Replace(lbFirewall, "%s", "", 1)
@@ -169,7 +171,9 @@ func TestProbeWhy(t *testing.T) {
 		t.Errorf("warning %q", msg)
 	}
 	// With the health check rule, nothing is said of the probes.
-	p = lbProvider(t, func(f map[string]string) { f[DirBackendSvcHealth+"/bs-a.json"] = serviceHealth("UNHEALTHY", "UNHEALTHY") })
+	p = lbProvider(t, func(f map[string]string) {
+		f[DirBackendSvcHealth+"/bs-a.json"] = serviceHealth("UNHEALTHY", "UNHEALTHY")
+	})
 	es, _ = p.Inbound(tcp("198.51.100.7", "203.0.113.50", 443))
 	for _, d := range es[0].Decisions {
 		if strings.Contains(d.Message, "probes") {
