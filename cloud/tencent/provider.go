@@ -272,6 +272,10 @@ func (p *Provider) sgCheck(groups []string, who string, ingress bool, pk packet.
 		d.Message = fmt.Sprintf("security group %s %s policy %d (%s) drops %s %s %s on %s%s: it is the first policy that matches, in the groups' binding order (%s)",
 			pol.Group, dir, pol.Index, pol.Label(), flowLabel(pk), word, peer, who, desc, strings.Join(groups, ", "))
 		d.Fix = p.fix(pol.Group, ingress, rule, pol.Index, fmt.Sprintf(" (before policy %d, which drops it)", pol.Index))
+		if pol.Group != groups[0] {
+			// Any policy of a group bound before it is matched first.
+			d.Fix = p.fix(groups[0], ingress, rule, -1, fmt.Sprintf(" (bound before %s, whose policy %d drops it)", pol.Group, pol.Index))
+		}
 		return d
 	}
 	d := cloud.Decision{Step: step, Action: "drop", Object: "securitygroup/" + groups[0], Text: strings.Join(groups, ", ") + ": no policy matched", Note: who}

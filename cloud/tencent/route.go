@@ -103,13 +103,18 @@ func (p *Provider) Route(l cloud.Leg) ([]cloud.Decision, cloud.Landing) {
 	dst := l.Packet.Dst
 	r, skipped := p.X.Lookup(rt, dst)
 	note := fmt.Sprintf("%s's table %s", nic.SubnetID, rt.ID)
+	var off *Route // the most specific disabled route that would have won
 	for _, s := range skipped {
-		if r == nil || s.Dst.Bits() > r.Dst.Bits() {
-			note += fmt.Sprintf("; route %s is disabled and skipped (%s)", s.Label(), s.Pos)
+		if (r == nil || s.Dst.Bits() > r.Dst.Bits()) && (off == nil || s.Dst.Bits() > off.Dst.Bits()) {
+			off = s
 		}
 	}
+	if off != nil {
+		note += fmt.Sprintf("; route %s is disabled and skipped (%s)", off.Label(), off.Pos)
+	}
 	if r == nil {
-		return p.noRoute(l, nic, rt, note)
+		ds, land := p.noRoute(l, nic, rt, note)
+		return withDisabled(ds, off), land
 	}
 	d := cloud.Decision{Step: step, Action: "route", Object: "routetable/" + rt.ID + " route " + r.Dst.String(), Pos: r.Pos, Text: r.Label(), Note: note}
 	if (r.GatewayType == "NAT" || r.GatewayType == "EIP") && dst.IsPrivate() {
@@ -117,7 +122,7 @@ func (p *Provider) Route(l cloud.Leg) ([]cloud.Decision, cloud.Landing) {
 		d.Verdict, d.Action, d.Code = cloud.NoRoute, "no-route", "tencent-no-route"
 		d.Message = fmt.Sprintf("routetable/%s has no route for the private address %s: only %s covers it, towards the internet, which does not route private addresses", rt.ID, dst, r.Label())
 		d.Fix = p.routeFix(rt, dst, l)
-		return []cloud.Decision{d}, cloud.Landing{}
+		return withDisabled([]cloud.Decision{d}, off), cloud.Landing{}
 	}
 	var more []cloud.Decision
 	var land cloud.Landing
@@ -138,6 +143,22 @@ func (p *Provider) Route(l cloud.Leg) ([]cloud.Decision, cloud.Landing) {
 		land = cloud.Landing{}
 	}
 	return append([]cloud.Decision{d}, more...), land
+}
+
+// withDisabled explains a blocked packet that a disabled route would have carried: the
+// fix is to enable it.
+func withDisabled(ds []cloud.Decision, off *Route) []cloud.Decision {
+	if off == nil || len(ds) == 0 || !ds[len(ds)-1].Blocks() {
+		return ds
+	}
+	d := &ds[len(ds)-1]
+	d.Message += fmt.Sprintf("; route %s would carry it (Enabled false, %s)", off.Label(), off.Pos)
+	id := off.ID
+	if id == "" {
+		id = "<RouteItemId of " + off.Dst.String() + ">"
+	}
+	d.Fix = fmt.Sprintf(`enable it: tccli vpc EnableRoutes --RouteTableId %s --RouteItemIds '["%s"]'`, off.Table, id)
+	return ds
 }
 
 func beyondOf(kind string) string {
