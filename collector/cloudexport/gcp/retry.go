@@ -1,0 +1,98 @@
+package gcp
+
+import (
+	"bytes"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// Attempts and BaseDelay bound the retries of a throttled or failed call: up to
+// Attempts tries, waiting BaseDelay·2^n (with jitter, capped at 32s, or the server's
+// Retry-After) between them. Tests shorten BaseDelay.
+var (
+	Attempts  = 5
+	BaseDelay = 500 * time.Millisecond
+)
+
+// Retrying returns a client whose transport retries what the Compute Engine API asks
+// callers to retry with exponential backoff: 429, 403 with reason rateLimitExceeded or
+// userRateLimitExceeded, and 500/502/503/504. Every call the exporter makes is a read,
+// so a retry cannot repeat a change.
+func Retrying(c *http.Client) *http.Client {
+	base := c.Transport
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	cc := *c
+	cc.Transport = &retrier{base: base}
+	return &cc
+}
+
+type retrier struct{ base http.RoundTripper }
+
+func (r *retrier) RoundTrip(req *http.Request) (*http.Response, error) {
+	for i := 0; ; i++ {
+		resp, err := r.base.RoundTrip(req)
+		if err != nil || i == Attempts-1 {
+			return resp, err
+		}
+		if !retryable(resp) {
+			return resp, nil
+		}
+		resp.Body.Close()
+		wait := BaseDelay << i
+		if wait > 32*time.Second {
+			wait = 32 * time.Second
+		}
+		wait = wait/2 + time.Duration(rand.Int64N(int64(wait/2)+1))
+		if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && s >= 0 {
+			wait = time.Duration(s) * time.Second
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-req.Context().Done():
+			t.Stop()
+			return nil, req.Context().Err()
+		case <-t.C:
+		}
+		if req.Body != nil && req.Body != http.NoBody {
+			if req.GetBody == nil {
+				return nil, errNoReplay
+			}
+			b, err := req.GetBody()
+			if err != nil {
+				return nil, err
+			}
+			req = req.Clone(req.Context())
+			req.Body = b
+		}
+	}
+}
+
+type replayErr struct{}
+
+func (replayErr) Error() string { return "gcp: a throttled request's body cannot be sent again" }
+
+var errNoReplay error = replayErr{}
+
+// retryable says whether resp asks for a retry. A 403 is one only when its reason is a
+// rate limit, which needs the body; it is put back so a caller still reads it.
+func retryable(resp *http.Response) bool {
+	switch resp.StatusCode {
+	case http.StatusTooManyRequests, http.StatusInternalServerError, http.StatusBadGateway,
+		http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+		return true
+	case http.StatusForbidden:
+		body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
+		resp.Body.Close()
+		resp.Body = io.NopCloser(bytes.NewReader(body))
+		if err != nil {
+			return false
+		}
+		return bytes.Contains(body, []byte(`"rateLimitExceeded"`)) || bytes.Contains(body, []byte(`"userRateLimitExceeded"`))
+	}
+	return false
+}
