@@ -61,6 +61,9 @@ func New(x *Export, nodes []cloud.Node, podCIDRs []netip.Prefix) *Provider {
 // InstanceID takes the instance ID out of a providerID: ACK writes REGION.INSTANCE-ID
 // (cn-hangzhou.i-bp1abc); a URL form (alicloud://cn-hangzhou.i-bp1abc) is read too.
 func InstanceID(providerID string) string {
+	if i := strings.Index(providerID, "://"); i >= 0 && providerID[:i] != "alicloud" {
+		return "" // another provider's (aws://, gce://)
+	}
 	s := path.Base(strings.TrimRight(providerID, "/"))
 	if i := strings.LastIndex(s, "."); i >= 0 {
 		s = s[i+1:]
