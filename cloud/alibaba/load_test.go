@@ -46,7 +46,9 @@ func TestParsePositions(t *testing.T) {
 }
 
 func TestParseErrors(t *testing.T) {
-	g := func(perm string) string { return "{\"SecurityGroupId\": \"sg-x\",\n \"Permissions\": {\"Permission\": [\n" + perm + "\n]}}" }
+	g := func(perm string) string {
+		return "{\"SecurityGroupId\": \"sg-x\",\n \"Permissions\": {\"Permission\": [\n" + perm + "\n]}}"
+	}
 	cases := []struct{ file, text, want string }{
 		{sgFile("sg-x"), g(`{"Direction": "ingress", "IpProtocol": "TCP", "PortRange": "22", "SourceCidrIp": "0.0.0.0/0"}`), `sg-x.json:3: security group sg-x rule: PortRange "22" is not FROM/TO`},
 		{sgFile("sg-x"), g(`{"Direction": "ingress", "IpProtocol": "TCP", "PortRange": "90/80"}`), `PortRange "90/80"`},
