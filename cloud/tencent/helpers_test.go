@@ -74,7 +74,7 @@ const (
  {"ListenerId": "lbl-web", "Protocol": "HTTP", "Port": 8000, "Rules": [{"LocationId": "loc-a", "Domain": "a.example.com", "Url": "/"}, {"LocationId": "loc-b", "Domain": "b.example.com", "Url": "/api"}]}
 ]}`
 	listenersInJSON = `{"Listeners": [{"ListenerId": "lbl-in", "Protocol": "UDP", "Port": 53}]}`
-	healthJSON = `{"LoadBalancers": [
+	healthJSON      = `{"LoadBalancers": [
  {"LoadBalancerId": "lb-1", "Listeners": [
   {"ListenerId": "lbl-80", "Protocol": "TCP", "Port": 80, "Rules": [{"LocationId": "", "Targets": [
    {"IP": "10.0.1.11", "Port": 30080, "HealthStatus": true, "TargetId": "ins-a", "HealthStatusDetail": "Alive"},
