@@ -198,9 +198,9 @@ type exporter struct {
 type paging int
 
 const (
-	unpaged paging = iota
-	byInt          // Offset/Limit as integers
-	byString       // Offset/Limit as strings
+	unpaged  paging = iota
+	byInt           // Offset/Limit as integers
+	byString        // Offset/Limit as strings
 )
 
 // pageSize is each paged API's maximum Limit.
