@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/netsim/netsim/bundle"
+	"github.com/netsim/netsim/collector/cloudexport"
 	"github.com/netsim/netsim/collector/cluster"
 )
 
@@ -28,6 +29,10 @@ type Options struct {
 	FanOut FanOut
 	// CloudDir, when set, is a folder of provider exports copied into cloud/.
 	CloudDir string
+	// Cloud, when set, names the provider (a cloudexport.Register name, "aws") whose
+	// network is exported through its SDK into cloud/Cloud/, with CloudOptions.
+	Cloud        string
+	CloudOptions cloudexport.Options
 	// Now stamps the manifest (time.Now when nil).
 	Now func() time.Time
 	// Logf receives what the user should know while the run goes on (node failures,
@@ -49,10 +54,12 @@ type Result struct {
 // ErrNothing is returned when nothing at all could be collected: no bundle is worth writing.
 var ErrNothing = errors.New("nothing could be collected")
 
-// Collect runs the cluster part, then the node part on the selected nodes, then copies
-// the cloud exports. It returns a Result whenever anything was collected, with every
-// part that failed as a gap; the error is ErrNothing (wrapped with the reasons), a bad
-// --cloud-export folder, or the context's.
+// Collect reads the cloud exports (the --cloud-export folder, then the --cloud provider's
+// API), then runs the cluster part, then the node part on the selected nodes. It returns
+// a Result whenever anything was collected, with every part that failed as a gap; the
+// error is ErrNothing (wrapped with the reasons), a bad --cloud-export folder, a --cloud
+// export that cannot start (no credentials, no region), or the context's. The cloud
+// comes first so that a missing credential stops the run before any pod is created.
 func Collect(ctx context.Context, o Options) (*Result, error) {
 	logf := o.Logf
 	if logf == nil {
@@ -70,6 +77,21 @@ func Collect(ctx context.Context, o Options) (*Result, error) {
 		if cloudFiles, cloudGaps, err = CloudExport(o.CloudDir); err != nil {
 			return nil, err
 		}
+	}
+	if o.Cloud != "" {
+		files, gaps, err := CloudSDK(ctx, o.Cloud, o.CloudOptions, cloudFiles)
+		if err != nil {
+			return nil, err
+		}
+		if cloudFiles == nil {
+			cloudFiles = map[string][]byte{}
+		}
+		for n, d := range files {
+			cloudFiles[n] = d
+		}
+		// A call the provider refused is a failure of this run (exit 1), as an RBAC
+		// denial is.
+		res.Failures = append(res.Failures, gaps...)
 	}
 	cl, err := cluster.Collect(ctx, o.API)
 	res.Cluster = cl
