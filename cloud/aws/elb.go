@@ -21,6 +21,13 @@ func (p *Provider) Inbound(pk packet.Packet) ([]cloud.Entry, bool) {
 			}
 		}
 	}
+	// An Application Load Balancer lists no addresses (clients find it by DNS): its
+	// interfaces ("ELB app/NAME/ID") hold its private and public addresses.
+	for _, lb := range p.X.LBs {
+		if p.lbHolds(lb, pk.Dst) {
+			return p.viaLB(lb, pk), true
+		}
+	}
 	if e, priv := p.X.PublicOwner(pk.Dst); e != nil {
 		return []cloud.Entry{p.viaPublicIP(e, priv, pk)}, true
 	}
@@ -91,17 +98,172 @@ func (p *Provider) viaLB(lb *LoadBalancer, pk packet.Packet) []cloud.Entry {
 		}
 		head = append(head, p.groupsCheck(refs, "load balancer "+lb.Name, pk, Peer{Addr: pk.Src}))
 	}
-	if len(ln.TargetGroups) == 0 || ln.Action != "forward" {
-		return blockedEntry(append(head, cloud.Decision{Verdict: cloud.Unknown, Step: "aws listener", Action: "unknown", Code: "cloud-unsupported",
-			Message: fmt.Sprintf("listener %d of %s does %q, not a forward to a target group: netsim does not follow it", ln.Port, lb.Name, ln.Action)})...)
+	return p.viaListener(lb, ln, pk, head)
+}
+
+// alternative is one way a listener may send a packet: the rule that takes it (none
+// for the default actions of a listener without rules) and its actions.
+type alternative struct {
+	hops    []cloud.Decision
+	actions []Action
+	branch  string
+}
+
+// viaListener follows the packet through a listener: an Application Load Balancer's
+// listener evaluates its rules in priority order, the default rule last; a rule on the
+// HTTP request (host, path, header, method, query) is a may-match netsim cannot decide
+// at layer 4, so it is one branch and the rules after it others; a source-ip rule is
+// decided by the client's address. A Network Load Balancer's listener has its default
+// actions only.
+func (p *Provider) viaListener(lb *LoadBalancer, ln *Listener, pk packet.Packet, head []cloud.Decision) []cloud.Entry {
+	alts := []alternative{{actions: ln.Actions}}
+	if lb.Type == "application" {
+		rules, ok := p.X.Rules[ln.ARN]
+		if !ok {
+			name := DirRules + "/" + listenerID(ln.ARN) + ".json"
+			d := p.gap("aws listener rule", name, fmt.Sprintf("which rule of listener %d of %s takes the request", ln.Port, lb.Name))
+			d.Fix = fmt.Sprintf("add the output of `aws elbv2 describe-rules --listener-arn %s` to the bundle as %s", ln.ARN, p.file(name))
+			return blockedEntry(append(head, d)...)
+		}
+		alts = alts[:0]
+		for _, r := range rules {
+			m, unseen := r.Eval(pk)
+			if m == NoMatch {
+				continue
+			}
+			d := cloud.Decision{Step: "aws listener rule", Action: "match", Object: fmt.Sprintf("listener/%s:%d %s", lb.Name, ln.Port, r.Label()), Pos: r.Pos, Text: actionsLabel(p.X, r.Actions)}
+			if m == MayMatch {
+				d.Action = "may match"
+				d.Note = "the request's " + strings.Join(unseen, " and ") + " decide whether this rule takes it: netsim sees the packet, not the HTTP request, so this is one possible way"
+			}
+			alts = append(alts, alternative{hops: []cloud.Decision{d}, actions: r.Actions, branch: r.Label()})
+			if m == Matches {
+				break
+			}
+		}
+		if len(alts) == 0 {
+			// describe-rules always lists the default rule; an export without it is cut.
+			return blockedEntry(append(head, cloud.Decision{Verdict: cloud.Unknown, Step: "aws listener rule", Action: "unknown", Code: "cloud-missing-data",
+				Message: fmt.Sprintf("no rule of listener %d of %s takes %s and %s lists no default rule", ln.Port, lb.Name, flowLabel(pk), p.file(DirRules+"/"+listenerID(ln.ARN)+".json"))})...)
+		}
+	}
+	var out []cloud.Entry
+	for _, a := range alts {
+		h := append(append([]cloud.Decision(nil), head...), a.hops...)
+		for _, e := range p.viaActions(lb, ln, a.actions, pk, h) {
+			if len(alts) > 1 && a.branch != "" {
+				e.Branch = joinBranch(a.branch, e.Branch)
+			}
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func joinBranch(a, b string) string {
+	if b == "" {
+		return a
+	}
+	return a + ", " + b
+}
+
+// actionsLabel renders actions: "forward web (weight 3), api (weight 1)", "fixed-response 503".
+func actionsLabel(x *Export, as []Action) string {
+	var out []string
+	for _, a := range as {
+		s := a.Type
+		if len(a.Groups) > 0 {
+			var gs []string
+			for _, g := range a.Groups {
+				n := tgNames(x, []string{g.ARN})[0]
+				if len(a.Groups) > 1 {
+					n += fmt.Sprintf(" (weight %d)", g.Weight)
+				}
+				gs = append(gs, n)
+			}
+			s += " " + strings.Join(gs, ", ")
+		}
+		if a.Detail != "" {
+			s += " " + a.Detail
+		}
+		out = append(out, s)
+	}
+	return strings.Join(out, "; ")
+}
+
+// viaActions follows a rule's (or a listener's default) actions: an authenticate action
+// needs a login netsim cannot see; the terminal action forwards (one branch per target
+// group of weight above 0), redirects or answers itself.
+func (p *Provider) viaActions(lb *LoadBalancer, ln *Listener, as []Action, pk packet.Packet, head []cloud.Decision) []cloud.Entry {
+	step := "aws listener"
+	if len(as) == 0 {
+		return blockedEntry(append(head, cloud.Decision{Verdict: cloud.Unknown, Step: step, Action: "unknown", Code: "cloud-missing-data",
+			Message: fmt.Sprintf("listener %d of %s: the exports show no action for %s", ln.Port, lb.Name, flowLabel(pk))})...)
+	}
+	for _, a := range as[:len(as)-1] {
+		if strings.HasPrefix(a.Type, "authenticate-") {
+			return blockedEntry(append(head, cloud.Decision{Verdict: cloud.Unknown, Step: step, Action: "unknown", Code: "cloud-unsupported",
+				Message: fmt.Sprintf("listener %d of %s first does %s: whether the client logs in is not in the bundle", ln.Port, lb.Name, a.Type)})...)
+		}
+	}
+	a := as[len(as)-1]
+	switch a.Type {
+	case "forward":
+	case "fixed-response", "redirect":
+		return blockedEntry(append(head, cloud.Decision{Verdict: cloud.Deny, Step: step, Action: "drop", Code: "aws-lb-" + a.Type,
+			Object: fmt.Sprintf("listener/%s:%d", lb.Name, ln.Port), Pos: ln.Pos, Text: actionsLabel(p.X, []Action{a}),
+			Message: fmt.Sprintf("load balancer %s answers %s itself (%s %s): the request never reaches the cluster", lb.Name, flowLabel(pk), a.Type, a.Detail),
+			Fix:     "forward the path or host to the Service's target group (the Ingress's rules feed the listener's rules)"})...)
+	default:
+		return blockedEntry(append(head, cloud.Decision{Verdict: cloud.Unknown, Step: step, Action: "unknown", Code: "cloud-unsupported",
+			Message: fmt.Sprintf("listener %d of %s does %q, not a forward to a target group: netsim does not follow it", ln.Port, lb.Name, a.Type)})...)
+	}
+	var live []WeightedGroup
+	var idle []string
+	total := 0
+	for _, g := range a.Groups {
+		if g.Weight > 0 {
+			live = append(live, g)
+			total += g.Weight
+		} else {
+			idle = append(idle, tgNames(p.X, []string{g.ARN})[0])
+		}
+	}
+	if len(live) == 0 {
+		return blockedEntry(append(head, cloud.Decision{Verdict: cloud.Deny, Step: step, Action: "drop", Code: "aws-lb-no-targets",
+			Object: fmt.Sprintf("listener/%s:%d", lb.Name, ln.Port), Pos: ln.Pos, Text: actionsLabel(p.X, []Action{a}),
+			Message: fmt.Sprintf("listener %d of %s forwards to no target group of weight above 0", ln.Port, lb.Name),
+			Fix:     "give the Service's target group a weight above 0"})...)
 	}
 	if p.X.Has[FileTGs] == "" {
 		return blockedEntry(append(head, p.gap("aws target group", FileTGs, "the target group of "+lb.Name))...)
 	}
-	tg := p.X.TGs[ln.TargetGroups[0]]
+	var out []cloud.Entry
+	for _, g := range live {
+		note := ""
+		if len(live) > 1 || len(idle) > 0 {
+			note = fmt.Sprintf("weight %d of %d", g.Weight, total)
+			if len(idle) > 0 {
+				note += "; weight 0, not chosen: " + strings.Join(idle, ", ")
+			}
+		}
+		for _, e := range p.viaTG(lb, ln, g.ARN, note, pk, head) {
+			if len(live) > 1 {
+				e.Branch = joinBranch("target group "+tgNames(p.X, []string{g.ARN})[0], e.Branch)
+			}
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// viaTG follows a packet into one target group: its targets' health picks the targets
+// (all of them when none is healthy: the load balancer fails open), then each target.
+func (p *Provider) viaTG(lb *LoadBalancer, ln *Listener, arn, note string, pk packet.Packet, head []cloud.Decision) []cloud.Entry {
+	tg := p.X.TGs[arn]
 	if tg == nil {
 		return blockedEntry(append(head, cloud.Decision{Verdict: cloud.Unknown, Step: "aws target group", Action: "unknown", Code: "cloud-missing-data",
-			Message: fmt.Sprintf("listener %d forwards to %s, which %s does not list", ln.Port, ln.TargetGroups[0], p.file(FileTGs))})...)
+			Message: fmt.Sprintf("listener %d forwards to %s, which %s does not list", ln.Port, arn, p.file(FileTGs))})...)
 	}
 	hs, ok := p.X.Health[tg.ARN]
 	if !ok {
@@ -116,7 +278,7 @@ func (p *Provider) viaLB(lb *LoadBalancer, pk packet.Packet) []cloud.Entry {
 			sick = append(sick, h)
 		}
 	}
-	tgHop := cloud.Decision{Step: "aws target group", Action: "forward", Object: "targetgroup/" + tg.Name, Pos: tg.Pos, Text: fmt.Sprintf("%s %s port %d, %d of %d targets healthy", tg.TargetType, tg.Protocol, tg.Port, len(live), len(hs))}
+	tgHop := cloud.Decision{Step: "aws target group", Action: "forward", Object: "targetgroup/" + tg.Name, Pos: tg.Pos, Text: fmt.Sprintf("%s %s port %d, %d of %d targets healthy", tg.TargetType, tg.Protocol, tg.Port, len(live), len(hs)), Note: note}
 	chosen := live
 	if len(live) == 0 {
 		if len(sick) == 0 {
@@ -129,7 +291,7 @@ func (p *Provider) viaLB(lb *LoadBalancer, pk packet.Packet) []cloud.Entry {
 		tgHop.Warning, tgHop.Code = true, "aws-lb-fail-open"
 		tgHop.Message = fmt.Sprintf("no target of %s is healthy: the load balancer fails open and sends to all of them (%s)", tg.Name, healthSummary(sick))
 	}
-	head = append(head, tgHop)
+	head = append(append([]cloud.Decision(nil), head...), tgHop)
 	var out []cloud.Entry
 	for _, h := range chosen {
 		out = append(out, p.toTarget(lb, ln, tg, h, pk, head, sick))
@@ -189,6 +351,29 @@ func suffix(s string) string {
 		return ""
 	}
 	return "; " + s
+}
+
+// lbHolds reports whether one of a load balancer's interfaces ("ELB app/NAME/ID")
+// holds the address, privately or as its public IP.
+func (p *Provider) lbHolds(lb *LoadBalancer, a netip.Addr) bool {
+	kind := map[string]string{"application": "app", "network": "net", "gateway": "gwy"}[lb.Type]
+	if kind == "" {
+		return false
+	}
+	for _, e := range p.X.ENIs {
+		if !strings.HasPrefix(e.Description, "ELB "+kind+"/"+lb.Name+"/") {
+			continue
+		}
+		if e.Holds(a) {
+			return true
+		}
+		for _, pub := range e.Public {
+			if pub == a {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // lbSource is the address a load balancer sends to targets from when it does not keep

@@ -47,6 +47,8 @@ type Export struct {
 	Listeners   []*Listener
 	TGs         map[string]*TargetGroup
 	Health      map[string][]TargetHealth // by target group ARN
+	// Rules are describe-rules/<listener id>.json by listener ARN, in evaluation order.
+	Rules map[string][]*ListenerRule
 	// Has says which export files (by name above) were in the bundle: a check whose file
 	// is missing is unknown, never allowed.
 	Has map[string]string // name -> bundle path
@@ -62,7 +64,7 @@ func Parse(dir string, files map[string]*source.File) (*Export, error) {
 		Instances: map[string]*Instance{}, Groups: map[string]*SecurityGroup{}, NATs: map[string]*NATGateway{},
 		Peerings: map[string]*Peering{}, TGWRoutes: map[string][]TGWRoute{}, TGWTables: map[string][]string{},
 		PrefixLists: map[string]*PrefixList{}, TGs: map[string]*TargetGroup{}, Health: map[string][]TargetHealth{},
-		Has: map[string]string{}, Dir: dir,
+		Rules: map[string][]*ListenerRule{}, Has: map[string]string{}, Dir: dir,
 	}
 	names := make([]string, 0, len(files))
 	for n := range files {
@@ -106,6 +108,9 @@ func Parse(dir string, files map[string]*source.File) (*Export, error) {
 		case DirTargetHealth:
 			x.Has[DirTargetHealth] = path.Join(dir, DirTargetHealth)
 			err = x.parseHealth(id, files[n])
+		case DirRules:
+			x.Has[DirRules] = path.Join(dir, DirRules)
+			err = x.parseRules(id, files[n])
 		}
 		if err != nil {
 			return nil, err
@@ -798,29 +803,20 @@ func (x *Export) parseListeners(f *source.File) error {
 		var raw struct {
 			ListenerArn, LoadBalancerArn, Protocol string
 			Port                                   int
-			DefaultActions                         []struct {
-				Type, TargetGroupArn string
-				ForwardConfig        *struct {
-					TargetGroups []struct{ TargetGroupArn string }
-				}
-			}
+			DefaultActions                         []rawAction
 		}
 		if err := decodeAt(f, e, &raw); err != nil {
 			return err
 		}
 		l := &Listener{ARN: raw.ListenerArn, LB: raw.LoadBalancerArn, Port: raw.Port, Protocol: raw.Protocol, Pos: f.PosAt(e.off)}
-		for _, a := range raw.DefaultActions {
-			if l.Action == "" {
+		l.Actions = actions(raw.DefaultActions)
+		for _, a := range l.Actions {
+			if l.Action == "" || strings.HasPrefix(l.Action, "authenticate-") {
 				l.Action = a.Type
 			}
-			if a.TargetGroupArn != "" && !contains(l.TargetGroups, a.TargetGroupArn) {
-				l.TargetGroups = append(l.TargetGroups, a.TargetGroupArn)
-			}
-			if a.ForwardConfig != nil {
-				for _, tg := range a.ForwardConfig.TargetGroups {
-					if !contains(l.TargetGroups, tg.TargetGroupArn) {
-						l.TargetGroups = append(l.TargetGroups, tg.TargetGroupArn)
-					}
+			for _, g := range a.Groups {
+				if !contains(l.TargetGroups, g.ARN) {
+					l.TargetGroups = append(l.TargetGroups, g.ARN)
 				}
 			}
 		}

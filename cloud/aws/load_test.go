@@ -60,10 +60,18 @@ func FuzzParse(f *testing.F) {
 		f.Add(s)
 	}
 	names := []string{FileInstances, FileENIs, FileGroups, FileRouteTables, FileACLs, FileNATs, FilePeerings, FileTGWTables, FilePrefixLists,
-		FileLBs, FileListeners, FileTGs, DirTGWRoutes + "/t.json", DirPLEntries + "/pl.json"}
+		FileLBs, FileListeners, FileTGs, DirTGWRoutes + "/t.json", DirPLEntries + "/pl.json", DirRules + "/l80.json"}
+	for _, s := range []string{elbListeners, elbRules80, elbLBs} {
+		f.Add(s)
+	}
 	f.Fuzz(func(t *testing.T, text string) {
 		for _, n := range names {
-			x, err := Parse("cloud/aws", map[string]*source.File{n: source.NewFile("cloud/aws/"+n, []byte(text))})
+			fs := map[string]*source.File{n: source.NewFile("cloud/aws/"+n, []byte(text))}
+			if strings.HasPrefix(n, DirRules) {
+				// Rules are read for a listener describe-listeners lists.
+				fs[FileListeners] = source.NewFile("cloud/aws/"+FileListeners, []byte(elbListeners))
+			}
+			x, err := Parse("cloud/aws", fs)
 			if err == nil && x == nil {
 				t.Fatal("nil export without an error")
 			}

@@ -86,7 +86,7 @@ func (p *Provider) gap(step, name, what string) cloud.Decision {
 func command(name string) string {
 	c := strings.TrimSuffix(name, ".json")
 	switch c {
-	case "describe-load-balancers", "describe-listeners", "describe-target-groups", "describe-target-health":
+	case "describe-load-balancers", "describe-listeners", "describe-target-groups", "describe-target-health", "describe-rules":
 		return "elbv2 " + c
 	}
 	return "ec2 " + c

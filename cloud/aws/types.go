@@ -197,7 +197,10 @@ type Listener struct {
 	Protocol     string
 	TargetGroups []string // of its default forward action
 	Action       string   // the default action's type
-	Pos          source.Pos
+	// Actions are its default actions in their order (authenticate actions before the
+	// terminal forward, redirect or fixed-response).
+	Actions []Action
+	Pos     source.Pos
 }
 
 // TargetGroup is a target group (describe-target-groups).
