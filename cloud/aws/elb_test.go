@@ -62,8 +62,8 @@ const (
 func elbFiles() map[string]string {
 	return map[string]string{
 		FileENIs: elbENIs, FileInstances: elbInstances, FileGroups: elbGroups, FileACLs: elbACLs, FileLBs: elbLBs, FileListeners: elbListeners, FileTGs: elbTGs,
-		DirRules + "/l80.json":   elbRules80,
-		DirRules + "/l8080.json": `{"Rules": [{"RuleArn": "arn:rule/d8080", "Priority": "default", "IsDefault": true, "Actions": [{"Type": "forward", "TargetGroupArn": "arn:tg/web"}]}]}`,
+		DirRules + "/l80.json":           elbRules80,
+		DirRules + "/l8080.json":         `{"Rules": [{"RuleArn": "arn:rule/d8080", "Priority": "default", "IsDefault": true, "Actions": [{"Type": "forward", "TargetGroupArn": "arn:tg/web"}]}]}`,
 		DirTargetHealth + "/api.json":    `{"TargetHealthDescriptions": [{"Target": {"Id": "10.0.1.20", "Port": 8080}, "TargetHealth": {"State": "healthy"}}]}`,
 		DirTargetHealth + "/web.json":    `{"TargetHealthDescriptions": [{"Target": {"Id": "i-1", "Port": 30080}, "TargetHealth": {"State": "healthy"}}, {"Target": {"Id": "i-2", "Port": 30080}, "TargetHealth": {"State": "unhealthy", "Reason": "Target.FailedHealthChecks"}}]}`,
 		DirTargetHealth + "/canary.json": `{"TargetHealthDescriptions": [{"Target": {"Id": "i-2", "Port": 30081}, "TargetHealth": {"State": "healthy"}}]}`,
