@@ -219,6 +219,13 @@ func (p *Provider) sgCheck(nic *NIC, ingress bool, pk packet.Packet, l cloud.Leg
 	if len(p.X.Groups) == 0 && len(nic.Groups) > 0 {
 		return p.gap(step, DirGroups+"/"+nic.Groups[0]+".json", "the rules of security group "+nic.Groups[0]+" of "+p.nicLabel(nic))
 	}
+	if !ingress && pk.Proto == packet.TCP && pk.DPort == 25 && !pk.Dst.IsPrivate() {
+		// Alibaba Cloud restricts TCP port 25 to the internet for every ECS instance
+		// ("Security group rules": use 465), whatever the rules say.
+		return cloud.Decision{Verdict: cloud.Deny, Step: step, Action: "drop", Code: "alibaba-port-25", Object: "networkinterface/" + nic.ID, Pos: nic.Pos,
+			Text: "TCP port 25 to the internet is restricted", Message: fmt.Sprintf("%s sends %s: Alibaba Cloud restricts outbound TCP port 25 from ECS instances, whatever the security groups allow", p.nicLabel(nic), flowText(pk)),
+			Fix: "send mail on port 465 (SMTPS), or apply to Alibaba Cloud to unblock port 25"}
+	}
 	r := p.X.Evaluate(nic, ingress, pk)
 	d := cloud.Decision{Step: step, Object: "networkinterface/" + nic.ID, Pos: nic.Pos, Text: p.groupNames(nic.Groups), Note: p.nicLabel(nic)}
 	if len(nic.Groups) > 0 {

@@ -87,6 +87,10 @@ func TestSecurityGroups(t *testing.T) {
 			ingress: true, leg: cloud.Leg{To: "nb", Packet: packet.Packet{Src: tcp("203.0.113.1", "10.0.0.3", 0).Src, Dst: tcp("203.0.113.1", "10.0.0.3", 0).Dst, Proto: GRE}}, want: cloud.Allow},
 		{name: "an internet NicType rule does not apply in a VPC", groups: map[string]string{sgFile("sg-a"): basicA(strings.Replace(rule("ingress", "accept", "TCP", "80/80", "cidr", "0.0.0.0/0", 1), "intranet", "internet", 1))},
 			ingress: true, leg: cloud.Leg{To: "nb", Packet: tcp("203.0.113.1", "10.0.0.3", 80)}, want: cloud.Deny},
+		{name: "TCP 25 to the internet is restricted whatever the rules", groups: map[string]string{sgFile("sg-a"): basicA(rule("egress", "accept", "ALL", "-1/-1", "cidr", "0.0.0.0/0", 1))},
+			leg: cloud.Leg{From: "nb", Packet: tcp("10.0.0.3", "93.184.216.34", 25)}, want: cloud.Deny, msg: "port 25"},
+		{name: "TCP 25 inside the VPC is judged by the rules", groups: map[string]string{sgFile("sg-a"): basicA()},
+			leg: cloud.Leg{From: "nb", Packet: tcp("10.0.0.3", "10.0.0.2", 25)}, want: cloud.Allow},
 		{name: "no group file at all: unknown naming the file", groups: map[string]string{},
 			ingress: true, leg: cloud.Leg{To: "nb", Packet: tcp("203.0.113.1", "10.0.0.3", 80)}, want: cloud.Unknown, msg: "cloud/alibaba/DescribeSecurityGroupAttribute/sg-a.json"},
 	}

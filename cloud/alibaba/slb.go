@@ -140,7 +140,9 @@ func (p *Provider) viaLB(lb *LoadBalancer, pk packet.Packet) []cloud.Entry {
 			bHop.Fix = "check the cloud controller manager's events for the Service: it adds the nodes (or Terway pods) as backends"
 		} else {
 			bHop.Message = fmt.Sprintf("every backend of listener %d of %s is abnormal (%s): the health check fails, so the load balancer sends them nothing", ln.Port, lb.ID, healthSummary(sick))
-			bHop.Fix = fmt.Sprintf("make the backends answer the health check on their port (%s): check the node port's path on the nodes, and that the nodes' security group admits the health checks from 100.64.0.0/10", backendPorts(sick, ln))
+			// CLB health checks come from 100.64.0.0/10, which security groups need no
+			// rule for (CLB health check FAQ); the nodes' own filters can still drop them.
+			bHop.Fix = fmt.Sprintf("make the backends answer the health check on their port (%s): trace it on a node (netsim trace 100.64.0.1 <node IP> %s), and check that nothing on the nodes (iptables, NetworkPolicy, externalTrafficPolicy Local without a local endpoint) drops the checks from 100.64.0.0/10", backendPorts(sick, ln), backendPorts(sick, ln))
 		}
 		return blockedEntry(append(head, bHop)...)
 	}
