@@ -695,13 +695,18 @@ func (x *Export) parseNSGs(f *source.File) error {
 			}
 			g.Rules = append(g.Rules, ru)
 		}
-		sort.SliceStable(g.Rules, func(i, j int) bool { return g.Rules[i].Priority < g.Rules[j].Priority })
+		sortRules(g)
 		if g.ID == "" {
 			g.ID = g.Name
 		}
 		x.NSGs[normID(g.ID)] = g
 	}
 	return nil
+}
+
+// sortRules orders an NSG's rules by priority (directions are apart by Inbound).
+func sortRules(g *NSG) {
+	sort.SliceStable(g.Rules, func(i, j int) bool { return g.Rules[i].Priority < g.Rules[j].Priority })
 }
 
 func (x *Export) parseVNets(f *source.File) error {

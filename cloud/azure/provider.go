@@ -345,7 +345,7 @@ func (p *Provider) needed(g *NSG, denier *Rule, inbound bool, pk packet.Packet) 
 	}
 	switch {
 	case publicAddr(other) && inbound:
-		addr, what = "Internet", what+" from the internet (or the clients' ranges)"
+		addr, what = "Internet", what+" (or the clients' ranges)"
 	case p.podRange(other).IsValid():
 		addr, what = p.podRange(other).String(), what+" (the pod CIDR)"
 	default:
