@@ -27,6 +27,7 @@ import (
 	"github.com/netsim/netsim/cmd/netsim/internal/collectnodecmd"
 	"github.com/netsim/netsim/cmd/netsim/internal/streams"
 	"github.com/netsim/netsim/cmd/netsim/internal/versioncmd"
+	"github.com/netsim/netsim/collector/cloudexport"
 	"github.com/netsim/netsim/collector/cluster"
 	"github.com/netsim/netsim/collector/orchestrate"
 )
@@ -41,6 +42,7 @@ type flags struct {
 	kubeconfig, context string
 	nodes               string
 	cloudExport         string
+	cloud               cloudFlags
 	out                 string
 	nodeCommand         string
 	image, pullPolicy   string
@@ -50,11 +52,64 @@ type flags struct {
 	pageSize            int64
 }
 
+// cloudFlags select and scope the --cloud export.
+type cloudFlags struct {
+	provider, region, profile, project, subscription, resourceGroup, endpoint string
+}
+
+// options checks the provider flags against the provider: a flag the provider does not
+// read would be silently ignored, so it is a usage error.
+func (c cloudFlags) options() (cloudexport.Options, error) {
+	o := cloudexport.Options{Region: c.region, Profile: c.profile, Project: c.project,
+		Subscription: c.subscription, ResourceGroup: c.resourceGroup, Endpoint: c.endpoint}
+	set := map[string]string{"--cloud-region": c.region, "--cloud-profile": c.profile, "--cloud-project": c.project,
+		"--cloud-subscription": c.subscription, "--cloud-resource-group": c.resourceGroup, "--cloud-endpoint": c.endpoint}
+	if c.provider == "" {
+		for _, name := range sortedKeys(set) {
+			if set[name] != "" {
+				return o, fmt.Errorf("%s needs --cloud PROVIDER", name)
+			}
+		}
+		return o, nil
+	}
+	if _, ok := cloudexport.Lookup(c.provider); !ok {
+		return o, fmt.Errorf("--cloud %s: want one of %s", c.provider, strings.Join(cloudexport.Names(), ", "))
+	}
+	reads, known := cloudProviderFlags[c.provider]
+	if !known {
+		return o, nil // a provider registered without a flag list takes them all
+	}
+	for _, name := range sortedKeys(set) {
+		if set[name] != "" && name != "--cloud-endpoint" && !strings.Contains(" "+reads+" ", " "+name+" ") {
+			return o, fmt.Errorf("--cloud %s does not read %s (it reads %s)", c.provider, name, reads)
+		}
+	}
+	return o, nil
+}
+
+// cloudProviderFlags says which scoping flags each provider reads.
+var cloudProviderFlags = map[string]string{
+	"aws":     "--cloud-region --cloud-profile",
+	"alibaba": "--cloud-region --cloud-profile",
+	"tencent": "--cloud-region --cloud-profile",
+	"gcp":     "--cloud-project",
+	"azure":   "--cloud-subscription --cloud-resource-group",
+}
+
+func sortedKeys(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
 // NewCommand builds `netsim collect`, with the node part (`netsim collect node`) under it.
 func NewCommand(io streams.IO) *cobra.Command {
 	var f flags
 	cmd := &cobra.Command{
-		Use:   "collect [--kubeconfig F] [--context C] [--nodes all|none|N1,N2] [--cloud-export DIR] -o OUT",
+		Use:   "collect [--kubeconfig F] [--context C] [--nodes all|none|N1,N2] [--cloud PROVIDER] [--cloud-export DIR] -o OUT",
 		Short: "Collect a bundle from a live cluster: API objects and every node's dataplane",
 		Long: `Collect a bundle from a live cluster.
 
@@ -71,6 +126,17 @@ short-lived privileged pod per node (namespace --namespace, image --image), or t
 --node-command, a local command whose stdout is the node's tar.gz, e.g. over ssh.
 Every pod the run creates is deleted when it ends, on Ctrl-C too.
 
+The cloud part (--cloud aws|gcp|alibaba|tencent|azure) reads the provider's network
+(instances, security groups or firewall rules, route tables, load balancers and their
+health, NAT) through the provider's Go SDK, read-only, with the credentials the
+provider's own CLI would use (aws: the profile's chain; gcp: Application Default
+Credentials), and writes it under cloud/PROVIDER/ as the CLI prints it. The calls and
+a minimal policy per provider are in docs/collect.md and deploy/cloud/. Credentials are
+never written into the bundle. A call the provider refuses is a gap naming the call and
+the permission it needs; no credentials at all stops the run before anything else.
+--cloud-export DIR copies exports made by hand instead; both may be given for
+different providers, never for the same one.
+
 Whatever cannot be collected (an RBAC denial, a node that fails or times out) is a gap
 in manifest.yaml and the bundle is still written. Exit codes: 0 complete; 1 written with
 gaps; 2 usage error or nothing collected; 130 interrupted (nothing written).
@@ -79,6 +145,8 @@ OUT is a new folder, or a .tar.gz when its name says so.`,
   netsim collect --context prod --nodes none -o api-only
   netsim collect --nodes node1,node2 --image registry.local/netsim:v1 --image-pull-policy Never -o b.tar.gz
   netsim collect --node-command 'ssh {node} sudo netsim collect node -o -' -o b.tar.gz
+  netsim collect --cloud aws --cloud-profile prod --cloud-region eu-west-1 -o b.tar.gz
+  netsim collect --cloud gcp --cloud-project my-project -o b.tar.gz
   netsim collect --cloud-export exports/ -o b.tar.gz`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -93,6 +161,13 @@ OUT is a new folder, or a .tar.gz when its name says so.`,
 	fl.StringVar(&f.context, "context", "", "the kubeconfig context (default: its current context)")
 	fl.StringVar(&f.nodes, "nodes", "all", "whose node part to collect: all, none, or N1,N2")
 	fl.StringVar(&f.cloudExport, "cloud-export", "", "a folder of cloud provider exports (JSON, as the provider's CLI prints them) to copy into cloud/")
+	fl.StringVar(&f.cloud.provider, "cloud", "", "export this provider's network through its API into cloud/PROVIDER/: "+strings.Join(cloudexport.Names(), ", "))
+	fl.StringVar(&f.cloud.region, "cloud-region", "", "the region to export (aws, alibaba, tencent; default: the CLI profile's)")
+	fl.StringVar(&f.cloud.profile, "cloud-profile", "", "the provider CLI's named profile whose credentials to use (aws, alibaba, tencent; default: its default)")
+	fl.StringVar(&f.cloud.project, "cloud-project", "", "the Google Cloud project (gcp; default: CLOUDSDK_CORE_PROJECT, then the credentials' project)")
+	fl.StringVar(&f.cloud.subscription, "cloud-subscription", "", "the Azure subscription ID (azure)")
+	fl.StringVar(&f.cloud.resourceGroup, "cloud-resource-group", "", "limit the Azure export to this resource group (azure)")
+	fl.StringVar(&f.cloud.endpoint, "cloud-endpoint", "", "the provider API's endpoint URL instead of its public one (a private endpoint or a test server)")
 	fl.StringVarP(&f.out, "output", "o", "", "the bundle to write: a new folder, or a file ending in .tar.gz")
 	fl.StringVar(&f.nodeCommand, "node-command", "", "run the node part through this local command instead of pods; {node} is the node's name, {addr} its InternalIP; stdout must be the tar.gz")
 	fl.StringVar(&f.image, "image", defaultImage(), "the collector pods' image (netsim and sleep on its PATH; see deploy/Dockerfile)")
@@ -155,6 +230,9 @@ func run(ctx context.Context, io streams.IO, f flags) error {
 	}
 	if f.parallel < 1 {
 		return streams.Usage("collect: --parallel %d: want 1 or more", f.parallel)
+	}
+	if _, err := f.cloud.options(); err != nil {
+		return streams.Usage("collect: %v", err)
 	}
 	cfg, clusterName, err := loadConfig(f.kubeconfig, f.context)
 	if err != nil {
@@ -229,8 +307,10 @@ func buildOptions(base *rest.Config, clusterName string, f flags, sel orchestrat
 		Nodes:       sel,
 		FanOut:      orchestrate.FanOut{Parallel: f.parallel, Timeout: f.nodeTimeout},
 		CloudDir:    f.cloudExport,
+		Cloud:       f.cloud.provider,
 		Logf:        p.logf,
 	}
+	opts.CloudOptions, _ = f.cloud.options() // checked in run
 	if f.nodeCommand != "" {
 		opts.Runner = &orchestrate.CommandRunner{Template: f.nodeCommand}
 	} else if sel.All || len(sel.Names) > 0 {
@@ -280,6 +360,20 @@ func summarize(io streams.IO, out string, res *orchestrate.Result) {
 	}
 	if len(res.Nodes) > 0 {
 		fmt.Fprintf(io.Out, "nodes: %d of %d collected\n", okNodes, len(res.Nodes))
+	}
+	cloud := map[string]int{}
+	for _, n := range res.Bundle.Names() {
+		if parts := strings.SplitN(n, "/", 3); len(parts) == 3 && parts[0] == "cloud" {
+			cloud[parts[1]]++
+		}
+	}
+	providers := make([]string, 0, len(cloud))
+	for p := range cloud {
+		providers = append(providers, p)
+	}
+	sort.Strings(providers)
+	for _, p := range providers {
+		fmt.Fprintf(io.Out, "cloud %s: %d export files\n", p, cloud[p])
 	}
 	fmt.Fprintf(io.Out, "bundle written to %s\n", out)
 	if len(res.Manifest.Gaps) > 0 {
