@@ -27,7 +27,7 @@ func entryVerdict(e cloud.Entry) cloud.Verdict {
 
 // CLB: the listener on the port and protocol, then each healthy target; a rule whose
 // targets are all unhealthy fails open with a warning; layer 7 per rule.
-func TestCLB(t *testing.T) {
+func TestTencentCLB(t *testing.T) {
 	p := provider(t, fixture())
 	// Layer 4: ins-b is unhealthy, so only ins-a gets the packet.
 	es, ok := p.Inbound(tcp("198.51.100.7", "203.0.113.10", 80))
@@ -78,7 +78,7 @@ func TestCLB(t *testing.T) {
 	}
 }
 
-func TestCLBStates(t *testing.T) {
+func TestTencentCLBStates(t *testing.T) {
 	// INTERNAL: not from the internet; from inside the VPC, and PassToTarget skips the targets' groups.
 	p := provider(t, fixture())
 	es, _ := p.Inbound(udp("198.51.100.7", "10.0.1.200", 53))
@@ -117,7 +117,7 @@ func TestCLBStates(t *testing.T) {
 }
 
 // A node's public IP: translated to its private IP, judged by its groups.
-func TestPublicIPInbound(t *testing.T) {
+func TestTencentPublicIPInbound(t *testing.T) {
 	p := provider(t, fixture())
 	es, ok := p.Inbound(tcp("198.51.100.7", "203.0.113.11", 30080))
 	if !ok || len(es) != 1 || es[0].Node != "a" || es[0].Packet.Dst.String() != "10.0.1.11" || entryVerdict(es[0]) != cloud.Allow {

@@ -7,7 +7,7 @@ import (
 	"github.com/netsim/netsim/model/source"
 )
 
-func TestParseShapes(t *testing.T) {
+func TestTencentParseShapes(t *testing.T) {
 	x := parse(t, fixture())
 	if len(x.Instances) != 3 || x.Instances[0].Groups[1] != "sg-base" || x.Instances[0].PublicIPs[0].String() != "203.0.113.11" {
 		t.Errorf("instances %+v", x.Instances[0])
@@ -31,7 +31,7 @@ func TestParseShapes(t *testing.T) {
 
 // The API's raw envelope {"Response": {...}} reads as tccli's output; pages printed back
 // to back read as one list; PolicyIndex orders the policies.
-func TestParseEnvelopeAndPages(t *testing.T) {
+func TestTencentParseEnvelopeAndPages(t *testing.T) {
 	x := parse(t, map[string]string{
 		FileSubnets: `{"Response": {"SubnetSet": [{"SubnetId": "subnet-1", "VpcId": "v", "CidrBlock": "10.0.0.0/24"}], "RequestId": "r"}}
 {"Response": {"SubnetSet": [
@@ -49,7 +49,7 @@ func TestParseEnvelopeAndPages(t *testing.T) {
 	}
 }
 
-func TestParseErrors(t *testing.T) {
+func TestTencentParseErrors(t *testing.T) {
 	cases := []struct{ file, text, want string }{
 		{FileInstances, "{\n \"InstanceSet\": [\n  {\"InstanceId\": \"ins-1\",\n   \"PrivateIpAddresses\": \"10.0.0.1\"}]}", "DescribeInstances.json:4: PrivateIpAddresses: want []string"},
 		{FileInstances, "{\n \"InstanceSet\": [\n  {\"InstanceId\": \"ins-1\",,}]}", "DescribeInstances.json:3: not valid JSON"},
@@ -81,9 +81,9 @@ func TestParseErrors(t *testing.T) {
 	}
 }
 
-// FuzzParse feeds every export reader arbitrary text: errors are fine, panics are not,
-// and neither is a provider that panics on what parsed. The corpus is testdata/fuzz/FuzzParse.
-func FuzzParse(f *testing.F) {
+// FuzzTencentParse feeds every export reader arbitrary text: errors are fine, panics are not,
+// and neither is a provider that panics on what parsed. The corpus is testdata/fuzz/FuzzTencentParse.
+func FuzzTencentParse(f *testing.F) {
 	for _, s := range fixture() {
 		f.Add(s)
 	}

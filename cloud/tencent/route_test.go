@@ -9,7 +9,7 @@ import (
 
 // Route: the longest enabled prefix of the subnet's table (with the VPC's Local routes)
 // decides, by its GatewayType.
-func TestRoute(t *testing.T) {
+func TestTencentRoute(t *testing.T) {
 	p := provider(t, fixture())
 	cases := []struct {
 		name      string
@@ -85,7 +85,7 @@ func TestRoute(t *testing.T) {
 
 // With no route at all for a public address, an instance's public IP carries it; without
 // one the packet has no route.
-func TestNoRoutePublicIP(t *testing.T) {
+func TestTencentNoRoutePublicIP(t *testing.T) {
 	files := fixture()
 	files[FileRouteTables] = `{"RouteTableSet": [{"RouteTableId": "rtb-1", "VpcId": "vpc-1", "Main": true, "RouteSet": [
  {"RouteItemId": "rti-d", "DestinationCidrBlock": "0.0.0.0/0", "GatewayType": "NAT", "GatewayId": "nat-1", "Enabled": false}]}]}`
@@ -103,7 +103,7 @@ func TestNoRoutePublicIP(t *testing.T) {
 
 // A NAT gateway that is not AVAILABLE, or missing, drops; missing exports are unknown
 // and name the file.
-func TestRouteGaps(t *testing.T) {
+func TestTencentRouteGaps(t *testing.T) {
 	files := fixture()
 	files[FileNATs] = `{"NatGatewaySet": [{"NatGatewayId": "nat-1", "VpcId": "vpc-1", "State": "FAILED"}]}`
 	p := provider(t, files)
@@ -129,7 +129,7 @@ func TestRouteGaps(t *testing.T) {
 
 // Nodes map by providerID (TKE's qcloud:///ZONE/ins-) or address; a VPC-CNI pod's ENI
 // address is judged as itself, by the ENI's own groups.
-func TestNICs(t *testing.T) {
+func TestTencentNICs(t *testing.T) {
 	p := provider(t, fixture())
 	if p.byInstance["ins-a"] != "a" || p.byInstance["ins-b"] != "b" {
 		t.Fatalf("mapping %v", p.byInstance)

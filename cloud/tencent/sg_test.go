@@ -9,7 +9,7 @@ import (
 
 // Each row is a packet against a group sequence: the first policy that matches, in
 // binding order and PolicyIndex order, decides.
-func TestEvalGroups(t *testing.T) {
+func TestTencentEvalGroups(t *testing.T) {
 	files := fixture()
 	files[FileAddrTemplates] = `{"AddressTemplateSet": [{"AddressTemplateId": "ipm-web", "AddressSet": ["10.0.9.1", "10.0.8.0/24", "10.0.7.10-10.0.7.20"]}]}`
 	x := parse(t, files)
@@ -75,7 +75,7 @@ func itoa(i int) string {
 
 // A policy that cannot be evaluated before any that decides makes the outcome unknown,
 // naming the file; one after the deciding policy does not matter.
-func TestEvalUnknownTemplates(t *testing.T) {
+func TestTencentEvalUnknownTemplates(t *testing.T) {
 	x := parse(t, fixture()) // no DescribeAddressTemplates.json
 	ev := x.EvalGroups([]string{"sg-pod"}, true, tcp("10.0.7.15", "10.0.1.50", 8080), netipAddr("10.0.7.15"))
 	if ev.Unknown == "" || !has(ev.Unknown, "DescribeAddressTemplates.json") || !has(ev.Unknown, "ipm-web") {
@@ -105,7 +105,7 @@ func TestEvalUnknownTemplates(t *testing.T) {
 }
 
 // Security groups are stateful: a reply passes both ways without a policy.
-func TestStatefulReplies(t *testing.T) {
+func TestTencentStatefulReplies(t *testing.T) {
 	p := provider(t, fixture())
 	// Egress of sg-base alone would drop it; node b's groups start with sg-node, which accepts all egress.
 	back := tcp("10.0.1.11", "198.51.100.1", 40000)
@@ -125,7 +125,7 @@ func TestStatefulReplies(t *testing.T) {
 }
 
 // The deny names the policy and proposes one with tccli, before the policy that dropped.
-func TestDenyMessages(t *testing.T) {
+func TestTencentDenyMessages(t *testing.T) {
 	p := provider(t, fixture())
 	d := last(t, p.Ingress(cloud.Leg{From: "b", To: "a", Packet: tcp("10.0.1.12", "10.0.1.11", 22)}))
 	if d.Verdict != cloud.Deny || d.Object != "securitygroup/sg-node ingress policy 0" || d.Pos.Line != 4 {
