@@ -89,7 +89,7 @@ func (p *Provider) viaLB(lb *LoadBalancer, pk packet.Packet) []cloud.Entry {
 		lbHop.Fix = fmt.Sprintf("add a listener on %s forwarding to the target group of the Service's node port (the AWS load balancer controller or cloud provider adds one per Service port: check its events)", flowLabel(pk))
 		return blockedEntry(lbHop)
 	}
-	lnHop := cloud.Decision{Step: "aws listener", Action: "allow", Object: "listener/" + lb.Name + fmt.Sprintf(":%d", ln.Port), Pos: ln.Pos, Text: fmt.Sprintf("%d/%s %s %s", ln.Port, ln.Protocol, ln.Action, strings.Join(tgNames(p.X, ln.TargetGroups), ", "))}
+	lnHop := cloud.Decision{Step: "aws listener", Action: "allow", Object: "listener/" + lb.Name + fmt.Sprintf(":%d", ln.Port), Pos: ln.Pos, Text: strings.TrimSpace(fmt.Sprintf("%d/%s %s %s", ln.Port, ln.Protocol, ln.Action, strings.Join(tgNames(p.X, ln.TargetGroups), ", ")))}
 	head := []cloud.Decision{lbHop, lnHop}
 	if lb.HasGroups {
 		var refs []GroupRef

@@ -157,17 +157,21 @@ func (x *Export) parseRules(id string, f *source.File) error {
 		}
 		for _, c := range raw.Conditions {
 			cd := Condition{Field: c.Field, Values: c.Values}
+			// The CLI prints a condition's values in its *Config (and, for host-header and
+			// path-pattern, again in the legacy Values): the Config wins.
 			for _, v := range []*values{c.HostHeaderConfig, c.PathPatternConfig, c.SourceIpConfig, c.HttpRequestMethodConfig} {
 				if v != nil {
-					cd.Values = append(cd.Values, v.Values...)
+					cd.Values = v.Values
 				}
 			}
 			if h := c.HttpHeaderConfig; h != nil {
+				cd.Values = nil
 				for _, v := range h.Values {
 					cd.Values = append(cd.Values, h.HttpHeaderName+": "+v)
 				}
 			}
 			if q := c.QueryStringConfig; q != nil {
+				cd.Values = nil
 				for _, v := range q.Values {
 					cd.Values = append(cd.Values, v.Key+"="+v.Value)
 				}
