@@ -145,6 +145,9 @@ func (p *Provider) viaLB(lb *LoadBalancer, pk packet.Packet) []cloud.Entry {
 			hd.Object += " rule " + loc
 			hd.Text = "rule " + ts[0].Rule + ": " + hd.Text
 		}
+		if len(live) > 0 && len(sick) > 0 {
+			hd.Text += " (not chosen: " + healthSummary(sick) + ")"
+		}
 		chosen := live
 		if len(live) == 0 {
 			chosen = sick

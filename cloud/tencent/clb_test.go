@@ -134,3 +134,20 @@ func TestTencentPublicIPInbound(t *testing.T) {
 		t.Errorf("NAT gateway's IP: %+v", es)
 	}
 }
+
+// The CLB's own security groups (fed by the Service's loadBalancerSourceRanges) judge
+// the client before any target.
+func TestTencentCLBGroups(t *testing.T) {
+	files := fixture()
+	files[FileLBs] = `{"LoadBalancerSet": [{"LoadBalancerId": "lb-1", "LoadBalancerType": "OPEN", "Status": 1, "LoadBalancerVips": ["203.0.113.10"], "SecureGroups": ["sg-clb"]}]}`
+	files[DirPolicies+"/sg-clb.json"] = `{"SecurityGroupPolicySet": {"Ingress": [{"PolicyIndex": 0, "Protocol": "TCP", "Port": "80", "CidrBlock": "192.0.2.0/24", "Action": "ACCEPT"}]}}`
+	p := provider(t, files)
+	es, _ := p.Inbound(tcp("192.0.2.9", "203.0.113.10", 80))
+	if len(es) != 1 || entryVerdict(es[0]) != cloud.Allow || es[0].Decisions[2].Object != "securitygroup/sg-clb ingress policy 0" {
+		t.Errorf("allowed range: %+v", es)
+	}
+	es, _ = p.Inbound(tcp("198.51.100.7", "203.0.113.10", 80))
+	if d := last(t, es[0].Decisions); len(es) != 1 || d.Verdict != cloud.Deny || !has(d.Message, "CLB lb-1") || !has(d.Fix, "--SecurityGroupId sg-clb") {
+		t.Errorf("outside the range: %+v", es)
+	}
+}
