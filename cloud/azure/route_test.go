@@ -255,3 +255,32 @@ func TestAzureNodeMapping(t *testing.T) {
 		t.Errorf("missing nsg-list: %+v", d)
 	}
 }
+
+// TestAzureCNIAndScaleSets: an Azure CNI pod IP (another IP configuration of the node's
+// NIC) is judged as itself: no IP forwarding, delivered by the VNet to its node; a
+// scale-set instance maps by its providerID.
+func TestAzureCNIAndScaleSets(t *testing.T) {
+	x := fixture()
+	x.NICs[0].IPForwarding, x.NICs[1].IPForwarding = false, false
+	pod := &IPConfig{ID: x.NICs[1].ID + "/ipConfigurations/pod1", Name: "pod1", IP: netip.MustParseAddr("10.0.0.20"), Subnet: snetID, NIC: x.NICs[1]}
+	x.NICs[1].IPConfigs = append(x.NICs[1].IPConfigs, pod)
+	vmss := "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/virtualMachineScaleSets/aks-nodepool1-vmss/virtualMachines/3"
+	x.NICs[1].VM = vmss
+	ns := nodes()
+	ns[1].ProviderID = "azure://" + strings.ToUpper(vmss)
+	p := New(x, ns, nil)
+	if p.nodeNIC["b"] != x.NICs[1] {
+		t.Fatalf("scale-set instance not mapped: %v", p.nodeNIC)
+	}
+	l := cloud.Leg{From: "a", To: "b", Packet: tcp("10.0.0.4", "10.0.0.20", 8080)}
+	ds, land := p.Route(l)
+	if land.Node != "b" || blocked(ds) {
+		t.Errorf("pod IP route: %+v %+v", ds, land)
+	}
+	if ds := p.Ingress(l); blocked(ds) || ds[0].Step == "azure ip forwarding" {
+		t.Errorf("pod IP ingress needs no forwarding: %+v", ds)
+	}
+	if ds := p.Egress(cloud.Leg{From: "b", To: "a", Packet: tcp("10.0.0.20", "10.0.0.4", 80)}); blocked(ds) {
+		t.Errorf("pod IP egress: %+v", ds)
+	}
+}
