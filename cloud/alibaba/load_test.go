@@ -7,7 +7,7 @@ import (
 	"github.com/netsim/netsim/model/source"
 )
 
-func TestParsePositions(t *testing.T) {
+func TestAlibabaParsePositions(t *testing.T) {
 	x := parse(t, map[string]string{FileInstances: instancesJSON, FileNICs: nicsJSON,
 		sgFile("sg-a"): group("sg-a", "Accept", "", rule("ingress", "accept", "TCP", "80/80", "cidr", "0.0.0.0/0", 1), `{"Direction": "egress", "Policy": "Drop", "Priority": "7", "IpProtocol": "all", "PortRange": "-1/-1", "DestCidrIp": "10.0.0.5"}`)})
 	if in := x.Instances["i-b"]; in == nil || in.Pos.Line != 4 || in.IPs[0].String() != "10.0.0.3" {
@@ -45,7 +45,7 @@ func TestParsePositions(t *testing.T) {
 	}
 }
 
-func TestParseErrors(t *testing.T) {
+func TestAlibabaParseErrors(t *testing.T) {
 	g := func(perm string) string {
 		return "{\"SecurityGroupId\": \"sg-x\",\n \"Permissions\": {\"Permission\": [\n" + perm + "\n]}}"
 	}
@@ -90,10 +90,10 @@ func TestParseErrors(t *testing.T) {
 	}
 }
 
-// FuzzParse feeds every export reader arbitrary text: errors are fine, panics are not,
+// FuzzAlibabaParse feeds every export reader arbitrary text: errors are fine, panics are not,
 // and an accepted export can be judged without panicking. The corpus is
-// testdata/fuzz/FuzzParse.
-func FuzzParse(f *testing.F) {
+// testdata/fuzz/FuzzAlibabaParse.
+func FuzzAlibabaParse(f *testing.F) {
 	for _, s := range []string{instancesJSON, nicsJSON, vswitchesJSON, group("sg-a", "Accept", "", rule("ingress", "accept", "TCP", "1/2", "group", "sg-b", 3)),
 		entries(entry("0.0.0.0/0", "NatGateway", "ngw-1", "Available")), natsJSON, snat(`{"SnatEntryId": "s", "SourceVSwitchId": "vsw-1"}`),
 		listeners(listener(80, "tcp", "running", "")), health(backend("i-a", "10.0.0.2", 80, "normal")), lbs("active", "internet")} {

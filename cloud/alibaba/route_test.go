@@ -45,7 +45,7 @@ func snat(es ...string) string {
 }
 
 // TestRoute follows packets from node na (i-a in vsw-1) through the route tables.
-func TestRoute(t *testing.T) {
+func TestAlibabaRoute(t *testing.T) {
 	sys := func(es ...string) map[string]string {
 		return map[string]string{FileRouteTables: tables(""), DirRouteEntries + "/vtb-sys.json": entries(es...), FileNATs: natsJSON,
 			DirSnatEntries + "/stb-1.json": snat(`{"SnatEntryId": "snat-vsw", "SourceVSwitchId": "vsw-1", "SnatIp": "47.0.0.100", "Status": "Available"}`,
@@ -131,7 +131,7 @@ func TestRoute(t *testing.T) {
 }
 
 // TestSnatPacket: the NAT gateway's translation changes the packet's source.
-func TestSnatPacket(t *testing.T) {
+func TestAlibabaSnatPacket(t *testing.T) {
 	p := provider(t, map[string]string{FileRouteTables: tables(""), DirRouteEntries + "/vtb-sys.json": entries(entry("0.0.0.0/0", "NatGateway", "ngw-1", "")), FileNATs: natsJSON,
 		DirSnatEntries + "/stb-1.json": snat(`{"SnatEntryId": "snat-wide", "SourceCIDR": "10.0.0.0/16", "SnatIp": "47.0.0.100,47.0.0.101"}`)})
 	ds, _ := p.Route(cloud.Leg{From: "na", Packet: tcp("10.0.0.2", "93.184.216.34", 443)})

@@ -12,7 +12,7 @@ func sgFile(id string) string { return DirGroups + "/" + id + ".json" }
 
 // TestSecurityGroups judges packets at i-b's eni-b (sg-a) and i-a's eni-a (sg-a and
 // sg-b), with the rules of the groups evaluated together by priority.
-func TestSecurityGroups(t *testing.T) {
+func TestAlibabaSecurityGroups(t *testing.T) {
 	basicA := func(rules ...string) string { return group("sg-a", "Accept", "", rules...) }
 	cases := []struct {
 		name    string
@@ -116,7 +116,7 @@ func TestSecurityGroups(t *testing.T) {
 
 // TestSecurityGroupFix: a denial names the group and the rule that would be needed,
 // as an aliyun command.
-func TestSecurityGroupFix(t *testing.T) {
+func TestAlibabaSecurityGroupFix(t *testing.T) {
 	p := provider(t, map[string]string{sgFile("sg-a"): group("sg-a", "Accept", "")})
 	d := last(p.Ingress(cloud.Leg{To: "nb", Packet: tcp("198.51.100.7", "10.0.0.3", 30080)}))
 	want := "ingress TCP 30000/32767 from 0.0.0.0/0 on sg-a: aliyun ecs AuthorizeSecurityGroup --RegionId <region> --SecurityGroupId sg-a --IpProtocol tcp --PortRange 30000/32767 --SourceCidrIp 0.0.0.0/0 --Policy accept --Priority 1"

@@ -30,7 +30,7 @@ func backend(id, ip string, listenerPort int, status string) string {
 // TestLoadBalancer follows a client to the CLB lb-1 (47.0.0.30) and on to its backends,
 // the nodes na (i-a) and nb (i-b), whose group sg-a admits node ports; sg-b (na's second
 // group) admits nothing more.
-func TestLoadBalancer(t *testing.T) {
+func TestAlibabaLoadBalancer(t *testing.T) {
 	sg := map[string]string{sgFile("sg-a"): group("sg-a", "Accept", "", rule("ingress", "accept", "TCP", "30000/32767", "cidr", "0.0.0.0/0", 1)), sgFile("sg-b"): group("sg-b", "Accept", "")}
 	both := health(backend("i-a", "10.0.0.2", 80, "normal"), backend("i-b", "10.0.0.3", 80, "normal"))
 	white := `, "AclStatus": "on", "AclType": "white", "AclId": "acl-1"`
@@ -110,7 +110,7 @@ func TestLoadBalancer(t *testing.T) {
 
 // TestPublicIP: a packet to an instance's public IP is translated to its private one;
 // the reply leaves from the public IP again.
-func TestPublicIP(t *testing.T) {
+func TestAlibabaPublicIP(t *testing.T) {
 	p := provider(t, map[string]string{sgFile("sg-c"): group("sg-c", "Accept", "", rule("ingress", "accept", "TCP", "22/22", "cidr", "0.0.0.0/0", 1))})
 	es, ok := p.Inbound(tcp("198.51.100.7", "47.0.0.4", 22))
 	if !ok || len(es) != 1 {
@@ -126,7 +126,7 @@ func TestPublicIP(t *testing.T) {
 }
 
 // TestInstanceID reads ACK's providerID.
-func TestInstanceID(t *testing.T) {
+func TestAlibabaInstanceID(t *testing.T) {
 	for in, want := range map[string]string{"cn-hangzhou.i-bp1abc": "i-bp1abc", "alicloud://cn-hangzhou.i-bp1abc": "i-bp1abc", "aws:///us-east-1a/i-0abc": "", "cn-hangzhou.eci-1": "", "": ""} {
 		if got := InstanceID(in); got != want {
 			t.Errorf("InstanceID(%q) = %q, want %q", in, got, want)
