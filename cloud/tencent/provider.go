@@ -414,3 +414,19 @@ func flowText(pk packet.Packet) string {
 	}
 	return fmt.Sprintf("%s %s -> %s", packet.ProtoName(pk.Proto), pk.Src, pk.Dst)
 }
+
+// CloudIdentity is what decides a node's traffic on Tencent Cloud: its NIC's VPC, subnet
+// (its route table) and security groups in binding order, and whether it has a public IP.
+// Nodes with the same identity are judged alike (diagnose groups them into one class);
+// ok is false for a node the exports do not map.
+func (p *Provider) CloudIdentity(node string) (string, bool) {
+	nic := p.nodeNIC[node]
+	if nic == nil {
+		return "", false
+	}
+	pub := "private"
+	if len(nic.Public) > 0 {
+		pub = "public"
+	}
+	return fmt.Sprintf("%s/%s %s %s", nic.VpcID, nic.SubnetID, strings.Join(nic.Groups, ","), pub), true
+}

@@ -152,3 +152,16 @@ func TestTencentNICs(t *testing.T) {
 		t.Errorf("unmapped node: %+v", gap)
 	}
 }
+
+// Nodes alike on the VPC share an identity; an unmapped node has none.
+func TestTencentCloudIdentity(t *testing.T) {
+	p := provider(t, fixture())
+	a, okA := p.CloudIdentity("a")
+	b, okB := p.CloudIdentity("b")
+	if !okA || !okB || a == b || a != "vpc-1/subnet-n sg-node,sg-base public" || b != "vpc-1/subnet-n sg-node,sg-base private" {
+		t.Errorf("identities %q %q", a, b)
+	}
+	if _, ok := p.CloudIdentity("c"); ok {
+		t.Error("node c is not mapped")
+	}
+}
