@@ -28,6 +28,15 @@ func (p *Provider) Inbound(pk packet.Packet) ([]cloud.Entry, bool) {
 		if c := p.X.Config(pi.Config); c != nil {
 			return []cloud.Entry{p.viaPublicIP(pi, c, pk)}, true
 		}
+		// The public IP is bound to something whose export is missing: say so rather
+		// than let the walk go on as if Azure did not know the address.
+		head := cloud.Decision{Step: "azure public ip", Action: "accept", Object: "publicipaddress/" + pi.Name, Pos: pi.Pos, Text: fmt.Sprintf("%s bound to %s", pi.IP, lastSeg(parentID(pi.Config))+"/"+lastSeg(pi.Config))}
+		switch {
+		case strings.Contains(strings.ToLower(pi.Config), "/loadbalancers/") && p.X.Has[FileLBs] == "":
+			return []cloud.Entry{{Decisions: []cloud.Decision{head, p.gap("azure load balancer", FileLBs, "the load balancer "+pk.Dst.String()+" is a frontend of")}}}, true
+		case strings.Contains(strings.ToLower(pi.Config), "/networkinterfaces/") && p.X.Has[FileNICs] == "":
+			return []cloud.Entry{{Decisions: []cloud.Decision{head, p.gap("azure public ip", FileNICs, "the NIC public IP "+pk.Dst.String()+" belongs to")}}}, true
+		}
 	}
 	return nil, false
 }

@@ -157,3 +157,16 @@ func TestAzureInboundNatRuleAndPublicIP(t *testing.T) {
 		t.Errorf("public IP: %+v", es)
 	}
 }
+
+// TestAzureInboundMissingExports: a public IP bound to a load balancer or NIC whose
+// export is missing is unknown, naming the file.
+func TestAzureInboundMissingExports(t *testing.T) {
+	x := fixture()
+	withLB(x, false, "10.0.0.4", "Up")
+	x.LBs = nil
+	delete(x.Has, FileLBs)
+	es, ok := provider(x).Inbound(tcp("198.51.100.7", "203.0.113.10", 80))
+	if !ok || len(es) != 1 || last(es[0].Decisions).Verdict != cloud.Unknown || !strings.Contains(last(es[0].Decisions).Message, "lb-list.json") {
+		t.Errorf("missing lb-list: %v %+v", ok, es)
+	}
+}
