@@ -435,6 +435,11 @@ func (x *Export) parseInstances(f *source.File) error {
 			if nic.Type == "" && i == 0 {
 				nic.Type = "Primary"
 			}
+			if nic.Type != "Primary" {
+				// The instance's SecurityGroupIds are its primary interface's; a
+				// secondary one's (Terway's) are only in DescribeNetworkInterfaces.
+				nic.Groups = nil
+			}
 			ips, err := setIPs(f, e.off, n.Primary, n.Sets, nic.Public)
 			if err != nil {
 				return err

@@ -152,7 +152,7 @@ func (x *Export) Evaluate(nic *NIC, ingress bool, pk packet.Packet) Result {
 		return Result{Unknown: "the bundle lacks " + strings.Join(missing, ", ")}
 	}
 	if len(groups) == 0 {
-		return Result{Unknown: "the interface is in no security group the exports list"}
+		return Result{Unknown: "the exports name no security group of the interface (" + x.file(FileNICs) + " lists every interface's groups)"}
 	}
 	enterprise, unknownType := false, false
 	for _, g := range groups {

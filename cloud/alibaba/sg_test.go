@@ -133,3 +133,20 @@ func TestAlibabaSecurityGroupFix(t *testing.T) {
 		t.Errorf("peer group fix %q", d.Fix)
 	}
 }
+
+// TestAlibabaSecondaryENIGroups: without DescribeNetworkInterfaces, a secondary ENI that
+// DescribeInstances lists has no known groups (the instance's are its primary ENI's):
+// a pod on it is judged unknown, never by the node's groups.
+func TestAlibabaSecondaryENIGroups(t *testing.T) {
+	inst := strings.Replace(instancesJSON, `"SecurityGroupIds": {"SecurityGroupId": ["sg-a"]}},`,
+		`"SecurityGroupIds": {"SecurityGroupId": ["sg-a"]}, "NetworkInterfaces": {"NetworkInterface": [{"NetworkInterfaceId": "eni-b", "Type": "Primary", "PrimaryIpAddress": "10.0.0.3"},
+  {"NetworkInterfaceId": "eni-t", "Type": "Secondary", "PrimaryIpAddress": "10.0.1.9", "PrivateIpSets": {"PrivateIpSet": [{"PrivateIpAddress": "10.0.1.10"}]}}]}},`, 1)
+	p := provider(t, map[string]string{FileInstances: inst, FileNICs: "", sgFile("sg-a"): group("sg-a", "Accept", "", rule("ingress", "accept", "ALL", "-1/-1", "cidr", "0.0.0.0/0", 1))})
+	d := last(p.Ingress(cloud.Leg{To: "nb", Packet: tcp("10.0.0.2", "10.0.1.10", 8080)}))
+	if d.Verdict != cloud.Unknown || !strings.Contains(d.Message, "DescribeNetworkInterfaces.json") {
+		t.Errorf("pod on a secondary ENI: %s %q", d.Verdict, d.Message)
+	}
+	if d := last(p.Ingress(cloud.Leg{To: "nb", Packet: tcp("10.0.0.2", "10.0.0.3", 8080)})); d.Verdict != cloud.Allow {
+		t.Errorf("the node's primary ENI: %s %q", d.Verdict, d.Message)
+	}
+}
