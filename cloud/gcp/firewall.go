@@ -83,6 +83,27 @@ func (fw *Firewall) peerMatches(a netip.Addr, peer *Instance) bool {
 	return false
 }
 
+// ownMatches applies the ranges of the target's side: an ingress rule's
+// destinationRanges (the packet's destination: a load balancer's address in GKE's
+// k8s-fw-* rules) and an egress rule's sourceRanges; none means any
+// (https://cloud.google.com/firewall/docs/firewalls#sources_for_ingress_rules,
+// ...#destinations-for-egress-rules).
+func (fw *Firewall) ownMatches(pk packet.Packet, ingress bool) bool {
+	ranges, a := fw.SrcRanges, pk.Src
+	if ingress {
+		ranges, a = fw.DstRanges, pk.Dst
+	}
+	if len(ranges) == 0 {
+		return true
+	}
+	for _, p := range ranges {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
 // Covers reports whether the rule's protocols and ports cover the packet.
 func (fw *Firewall) Covers(pk packet.Packet) bool {
 	for _, m := range fw.Matches {
@@ -107,7 +128,7 @@ func (x *Export) Decide(nic *NIC, ingress bool, pk packet.Packet, peer *Instance
 		if fw.Disabled || fw.Ingress != ingress || (fw.Network != "" && nic.Network != "" && fw.Network != nic.Network) {
 			continue
 		}
-		if !fw.Targets(nic.Inst) || !fw.peerMatches(other, peer) || !fw.Covers(pk) {
+		if !fw.Targets(nic.Inst) || !fw.peerMatches(other, peer) || !fw.ownMatches(pk, ingress) || !fw.Covers(pk) {
 			continue
 		}
 		if best == nil || fw.Priority < best.Priority || (fw.Priority == best.Priority && fw.Deny && !best.Deny) {
@@ -144,7 +165,21 @@ func (fw *Firewall) String() string {
 			from = []string{"0.0.0.0/0"}
 		}
 		b.WriteString(" from " + strings.Join(from, ", "))
+		if len(fw.DstRanges) > 0 {
+			var to []string
+			for _, p := range fw.DstRanges {
+				to = append(to, p.String())
+			}
+			b.WriteString(" to " + strings.Join(to, ", "))
+		}
 	} else {
+		if len(fw.SrcRanges) > 0 {
+			var from []string
+			for _, p := range fw.SrcRanges {
+				from = append(from, p.String())
+			}
+			b.WriteString(" from " + strings.Join(from, ", "))
+		}
 		to := []string{"0.0.0.0/0"}
 		if len(fw.DstRanges) > 0 {
 			to = to[:0]

@@ -20,6 +20,9 @@ func TestFirewall(t *testing.T) {
 		fromSAWeb      = `{"name": "from-web-sa", "network": "n/vpc", "direction": "INGRESS", "sourceServiceAccounts": ["web@p"], "targetServiceAccounts": ["db@p"], "allowed": [{"IPProtocol": "tcp", "ports": ["5432"]}]}`
 		otherNet       = `{"name": "other-net", "network": "n/other", "direction": "INGRESS", "allowed": [{"IPProtocol": "all"}]}`
 		egressDeny     = `{"name": "no-egress-db", "network": "n/vpc", "direction": "EGRESS", "priority": 500, "destinationRanges": ["10.0.0.3/32"], "denied": [{"IPProtocol": "tcp"}]}`
+		// GKE's k8s-fw-* rule of one load balancer: its address as destinationRanges.
+		lbRule       = `{"name": "k8s-fw-lb1", "network": "n/vpc", "direction": "INGRESS", "sourceRanges": ["198.51.100.0/24"], "destinationRanges": ["203.0.113.50"], "allowed": [{"IPProtocol": "tcp", "ports": ["80"]}]}`
+		egressFromNo = `{"name": "no-egress-from-pods", "network": "n/vpc", "direction": "EGRESS", "priority": 500, "sourceRanges": ["10.4.0.0/16"], "denied": [{"IPProtocol": "all"}]}`
 	)
 	cases := []struct {
 		name    string
@@ -46,13 +49,21 @@ func TestFirewall(t *testing.T) {
 		{"target service account not carried", fw(fromSAWeb), true, tcp("10.0.0.3", "10.0.0.2", 5432), "implied ingress rule deny"},
 		{"egress deny by destination range", fw(egressDeny), false, tcp("10.0.0.2", "10.0.0.3", 80), "firewall/no-egress-db deny"},
 		{"egress elsewhere: implied allow", fw(egressDeny), false, tcp("10.0.0.2", "10.0.0.4", 80), "implied egress rule allow"},
+		{"ingress destinationRanges: the load balancer's own address", fw(lbRule), true, tcp("198.51.100.7", "203.0.113.50", 80), "firewall/k8s-fw-lb1 allow"},
+		{"ingress destinationRanges: not another load balancer's", fw(lbRule), true, tcp("198.51.100.7", "203.0.113.51", 80), "implied ingress rule deny"},
+		{"egress sourceRanges: a pod's packet", fw(egressFromNo), false, tcp("10.4.1.5", "10.0.0.3", 80), "firewall/no-egress-from-pods deny"},
+		{"egress sourceRanges: not the node's own", fw(egressFromNo), false, tcp("10.0.0.2", "10.0.0.3", 80), "implied egress rule allow"},
 	}
 	for _, c := range cases {
 		p := provider(t, c.rules, "")
 		var ds []cloud.Decision
-		if c.ingress {
+		switch {
+		case c.ingress && p.X.NICWith(c.pk.Dst) == nil:
+			// A load balancer's address, delivered to b by a passthrough load balancer.
+			ds = []cloud.Decision{p.firewall(p.nodeNIC["nb"], true, c.pk, false)}
+		case c.ingress:
 			ds = p.Ingress(cloud.Leg{To: p.byInst[p.X.NICWith(c.pk.Dst).Inst], Packet: c.pk})
-		} else {
+		default:
 			ds = p.Egress(cloud.Leg{From: "na", Packet: c.pk})
 		}
 		d := ds[len(ds)-1]
