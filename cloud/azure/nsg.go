@@ -120,6 +120,9 @@ func (x *Export) side(s Addr, a netip.Addr, v *VNet) (match, string) {
 					why = fmt.Sprintf("whether %s is in service tag %s is not in the exports", a, p)
 					if strings.EqualFold(p, "VirtualNetwork") {
 						why = fmt.Sprintf("whether %s is in service tag VirtualNetwork is not known: the VNet has a virtual network gateway whose on-premises ranges are not exported", a)
+						if v == nil {
+							why = fmt.Sprintf("the VNet of the NIC is not in %s, so service tag VirtualNetwork cannot be expanded", FileVNets)
+						}
 					}
 				}
 			}
