@@ -35,7 +35,7 @@ var Commands = map[string]string{
 	FilePublicIP: "az network public-ip list -o json",
 	FileNATs:     "az network nat gateway list -o json",
 	FileLBs:      "az network lb list -o json",
-	DirHealth:    "az rest --method get --url <lb id>/loadBalancingRules/<rule>/health?api-version=2024-05-01, one object per rule keyed by the rule's name",
+	DirHealth:    "Get-AzLoadBalancerRuleHealth -ResourceGroupName RG -LoadBalancerName LB -Name RULE | ConvertTo-Json (the REST POST <lb id>/loadBalancingRules/<rule>/health, a long-running operation) per rule, as one object keyed by rule name; netsim's Azure collector writes it",
 }
 
 // IPConfig is one IP configuration of a NIC: its private address, subnet, public IP,
