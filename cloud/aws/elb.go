@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/netsim/netsim/cloud"
+	"github.com/netsim/netsim/model/source"
 	"github.com/netsim/netsim/rules/packet"
 )
 
@@ -107,6 +108,9 @@ type alternative struct {
 	hops    []cloud.Decision
 	actions []Action
 	branch  string
+	// obj and pos cite what holds the actions: the rule, else the listener.
+	obj string
+	pos source.Pos
 }
 
 // viaListener follows the packet through a listener: an Application Load Balancer's
@@ -116,7 +120,7 @@ type alternative struct {
 // decided by the client's address. A Network Load Balancer's listener has its default
 // actions only.
 func (p *Provider) viaListener(lb *LoadBalancer, ln *Listener, pk packet.Packet, head []cloud.Decision) []cloud.Entry {
-	alts := []alternative{{actions: ln.Actions}}
+	alts := []alternative{{actions: ln.Actions, obj: fmt.Sprintf("listener/%s:%d", lb.Name, ln.Port), pos: ln.Pos}}
 	if lb.Type == "application" {
 		rules, ok := p.X.Rules[ln.ARN]
 		if !ok {
@@ -136,7 +140,7 @@ func (p *Provider) viaListener(lb *LoadBalancer, ln *Listener, pk packet.Packet,
 				d.Action = "may match"
 				d.Note = "the request's " + strings.Join(unseen, " and ") + " decide whether this rule takes it: netsim sees the packet, not the HTTP request, so this is one possible way"
 			}
-			alts = append(alts, alternative{hops: []cloud.Decision{d}, actions: r.Actions, branch: r.Label()})
+			alts = append(alts, alternative{hops: []cloud.Decision{d}, actions: r.Actions, branch: r.Label(), obj: d.Object, pos: r.Pos})
 			if m == Matches {
 				break
 			}
@@ -150,7 +154,7 @@ func (p *Provider) viaListener(lb *LoadBalancer, ln *Listener, pk packet.Packet,
 	var out []cloud.Entry
 	for _, a := range alts {
 		h := append(append([]cloud.Decision(nil), head...), a.hops...)
-		for _, e := range p.viaActions(lb, ln, a.actions, pk, h) {
+		for _, e := range p.viaActions(lb, ln, a, pk, h) {
 			if len(alts) > 1 && a.branch != "" {
 				e.Branch = joinBranch(a.branch, e.Branch)
 			}
@@ -194,8 +198,8 @@ func actionsLabel(x *Export, as []Action) string {
 // viaActions follows a rule's (or a listener's default) actions: an authenticate action
 // needs a login netsim cannot see; the terminal action forwards (one branch per target
 // group of weight above 0), redirects or answers itself.
-func (p *Provider) viaActions(lb *LoadBalancer, ln *Listener, as []Action, pk packet.Packet, head []cloud.Decision) []cloud.Entry {
-	step := "aws listener"
+func (p *Provider) viaActions(lb *LoadBalancer, ln *Listener, alt alternative, pk packet.Packet, head []cloud.Decision) []cloud.Entry {
+	step, as := "aws listener", alt.actions
 	if len(as) == 0 {
 		return blockedEntry(append(head, cloud.Decision{Verdict: cloud.Unknown, Step: step, Action: "unknown", Code: "cloud-missing-data",
 			Message: fmt.Sprintf("listener %d of %s: the exports show no action for %s", ln.Port, lb.Name, flowLabel(pk))})...)
@@ -211,7 +215,7 @@ func (p *Provider) viaActions(lb *LoadBalancer, ln *Listener, as []Action, pk pa
 	case "forward":
 	case "fixed-response", "redirect":
 		return blockedEntry(append(head, cloud.Decision{Verdict: cloud.Deny, Step: step, Action: "drop", Code: "aws-lb-" + a.Type,
-			Object: fmt.Sprintf("listener/%s:%d", lb.Name, ln.Port), Pos: ln.Pos, Text: actionsLabel(p.X, []Action{a}),
+			Object: alt.obj, Pos: alt.pos, Text: actionsLabel(p.X, []Action{a}),
 			Message: fmt.Sprintf("load balancer %s answers %s itself (%s %s): the request never reaches the cluster", lb.Name, flowLabel(pk), a.Type, a.Detail),
 			Fix:     "forward the path or host to the Service's target group (the Ingress's rules feed the listener's rules)"})...)
 	default:
@@ -231,7 +235,7 @@ func (p *Provider) viaActions(lb *LoadBalancer, ln *Listener, as []Action, pk pa
 	}
 	if len(live) == 0 {
 		return blockedEntry(append(head, cloud.Decision{Verdict: cloud.Deny, Step: step, Action: "drop", Code: "aws-lb-no-targets",
-			Object: fmt.Sprintf("listener/%s:%d", lb.Name, ln.Port), Pos: ln.Pos, Text: actionsLabel(p.X, []Action{a}),
+			Object: alt.obj, Pos: alt.pos, Text: actionsLabel(p.X, []Action{a}),
 			Message: fmt.Sprintf("listener %d of %s forwards to no target group of weight above 0", ln.Port, lb.Name),
 			Fix:     "give the Service's target group a weight above 0"})...)
 	}
