@@ -422,9 +422,13 @@ func (p *Provider) toTarget(lb *LoadBalancer, ln *Listener, tg *TargetGroup, h T
 	fwd := pk
 	fwd.Dst, fwd.DPort = dst, uint16(port)
 	peer := Peer{Addr: pk.Src}
-	// NLB instance targets see the client's address; ALB (and NLB IP targets over TCP,
-	// by default) connect from the load balancer's own address.
-	if lb.Type != "network" || tg.TargetType != "instance" {
+	// NLB targets see the client's address when client IP preservation is on: always for
+	// instance targets and for IP targets over UDP, TCP_UDP, QUIC and TCP_QUIC; off by
+	// default for IP targets over TCP and TLS (preserve_client_ip.enabled, which
+	// describe-target-group-attributes would show). ALB targets see the ALB's own address
+	// (https://docs.aws.amazon.com/elasticloadbalancing/latest/network/edit-target-group-attributes.html#client-ip-preservation).
+	preserve := lb.Type == "network" && (tg.TargetType == "instance" || !(strings.EqualFold(tg.Protocol, "TCP") || strings.EqualFold(tg.Protocol, "TLS")))
+	if !preserve {
 		if src := p.lbSource(lb); src.IsValid() {
 			fwd.Src = src
 			peer = Peer{Addr: src, Groups: lb.Groups}

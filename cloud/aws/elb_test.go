@@ -206,3 +206,49 @@ func TestRuleParseErrors(t *testing.T) {
 		}
 	}
 }
+
+// An NLB keeps the client's address for instance targets and for IP targets over UDP,
+// and (by default) replaces it with its own for IP targets over TCP.
+func TestNLBClientIP(t *testing.T) {
+	p := elbProvider(t, func(f map[string]string) {
+		f[FileLBs] = `{"LoadBalancers": [{"LoadBalancerArn": "arn:lb/net/n/1", "LoadBalancerName": "n", "Type": "network", "Scheme": "internet-facing",
+  "State": {"Code": "active"}, "VpcId": "vpc-1", "AvailabilityZones": [{"SubnetId": "subnet-a", "LoadBalancerAddresses": [{"IpAddress": "203.0.113.90", "PrivateIPv4Address": "10.0.1.90"}]}]}]}`
+		f[FileListeners] = `{"Listeners": [
+ {"ListenerArn": "arn:l/53", "LoadBalancerArn": "arn:lb/net/n/1", "Port": 53, "Protocol": "UDP", "DefaultActions": [{"Type": "forward", "TargetGroupArn": "arn:tg/dns"}]},
+ {"ListenerArn": "arn:l/443", "LoadBalancerArn": "arn:lb/net/n/1", "Port": 443, "Protocol": "TCP", "DefaultActions": [{"Type": "forward", "TargetGroupArn": "arn:tg/tls"}]},
+ {"ListenerArn": "arn:l/80", "LoadBalancerArn": "arn:lb/net/n/1", "Port": 80, "Protocol": "TCP", "DefaultActions": [{"Type": "forward", "TargetGroupArn": "arn:tg/web"}]}]}`
+		f[FileTGs] = `{"TargetGroups": [
+ {"TargetGroupArn": "arn:tg/dns", "TargetGroupName": "dns", "Protocol": "UDP", "Port": 5353, "TargetType": "ip"},
+ {"TargetGroupArn": "arn:tg/tls", "TargetGroupName": "tls", "Protocol": "TCP", "Port": 8443, "TargetType": "ip"},
+ {"TargetGroupArn": "arn:tg/web", "TargetGroupName": "web", "Protocol": "TCP", "Port": 30080, "TargetType": "instance"}]}`
+		for _, n := range []string{"api", "canary", "dark"} {
+			delete(f, DirTargetHealth+"/"+n+".json")
+		}
+		delete(f, DirRules+"/l80.json")
+		delete(f, DirRules+"/l8080.json")
+		f[DirTargetHealth+"/dns.json"] = `{"TargetHealthDescriptions": [{"Target": {"Id": "10.0.1.20", "Port": 5353}, "TargetHealth": {"State": "healthy"}}]}`
+		f[DirTargetHealth+"/tls.json"] = `{"TargetHealthDescriptions": [{"Target": {"Id": "10.0.1.20", "Port": 8443}, "TargetHealth": {"State": "healthy"}}]}`
+	})
+	cases := []struct {
+		pk   string
+		port uint16
+		want string // the source the target sees, and the target
+	}{
+		{"udp", 53, "198.51.100.7 -> 10.0.1.20:5353"},
+		{"tcp", 443, "10.0.1.90 -> 10.0.1.20:8443"},
+		{"tcp", 80, "198.51.100.7 -> 10.0.1.10:30080"},
+	}
+	for _, c := range cases {
+		pk := tcp("198.51.100.7", "203.0.113.90", c.port)
+		if c.pk == "udp" {
+			pk = udp("198.51.100.7", "203.0.113.90", c.port)
+		}
+		es, ok := p.Inbound(pk)
+		if !ok || len(es) != 1 || es[0].Node != "n1" {
+			t.Fatalf("%s %d: %v %v", c.pk, c.port, ok, ways(es))
+		}
+		if got := es[0].Packet.Src.String() + " -> " + es[0].Packet.DstAP().String(); got != c.want {
+			t.Errorf("%s %d: %s, want %s", c.pk, c.port, got, c.want)
+		}
+	}
+}
