@@ -69,6 +69,8 @@ const (
 	// cloudClient is the outside client of the probes: TEST-NET-2 (RFC 5737), the
 	// client the cloud test bundles use.
 	cloudClient = "198.51.100.7"
+	// cloudClient2 is a second outside client, in TEST-NET-1.
+	cloudClient2 = "192.0.2.9"
 	// internetProbe is the public address pods are checked against (row 21): the
 	// address the cloud test bundles use for "the internet".
 	internetProbe = "93.184.216.34"
@@ -114,8 +116,12 @@ type cloudRun struct {
 	outEps []endpointRef
 	// masq: some NodePort or LoadBalancer Service with externalTrafficPolicy Cluster makes
 	// kube-proxy masquerade outside traffic to the node's address before forwarding it.
-	masq     bool
-	routers  map[string]*nodeRoutes
+	masq    bool
+	routers map[string]*nodeRoutes
+	// sim walks a pod's packet through its node's own rules, for the source it has when
+	// it reaches the cloud (egressSource); opened on first use.
+	sim      *simulate.Simulator
+	sources  map[string]egress
 	findings map[string]*cloudFinding
 	order    []string
 	notes    []string
@@ -168,7 +174,7 @@ func (r *run) checkCloud() ([]string, error) {
 		}
 		return []string{"cloud/ holds no export netsim reads: security groups and cloud route tables were not checked"}, nil
 	}
-	cr := &cloudRun{r: r, p: p, routers: map[string]*nodeRoutes{}, findings: map[string]*cloudFinding{}}
+	cr := &cloudRun{r: r, p: p, routers: map[string]*nodeRoutes{}, findings: map[string]*cloudFinding{}, sources: map[string]egress{}}
 	cr.prepare()
 	cr.nodeToNode()
 	cr.outsideToLB()
@@ -617,19 +623,32 @@ func flowText(p packet.Packet) string {
 	return fmt.Sprintf("%s %s -> %s", packet.ProtoName(p.Proto), p.Src, p.Dst)
 }
 
-// client is the outside address a Service admits: in its first loadBalancerSourceRange,
-// else the documentation client.
-func client(svc *model.Service) netip.Addr {
+// clients are the outside addresses a Service admits: one in each of its
+// loadBalancerSourceRanges (up to eight), else two documentation clients of unrelated
+// ranges (TEST-NET-2 and TEST-NET-1, RFC 5737), since a Service without source ranges
+// admits every address and a cloud rule that admits only some is caught by one of them.
+func clients(svc *model.Service) []netip.Addr {
+	var out []netip.Addr
 	for _, s := range svc.Spec.LoadBalancerSourceRanges {
-		if p, err := netip.ParsePrefix(strings.TrimSpace(s)); err == nil && p.Addr().Is4() && p.Bits() > 0 {
-			a := p.Masked().Addr()
-			if p.Bits() < 32 {
-				a = a.Next()
-			}
-			return a
+		p, err := netip.ParsePrefix(strings.TrimSpace(s))
+		if err != nil || !p.Addr().Is4() {
+			continue
+		}
+		if p.Bits() == 0 {
+			return []netip.Addr{netip.MustParseAddr(cloudClient), netip.MustParseAddr(cloudClient2)}
+		}
+		a := p.Masked().Addr()
+		if p.Bits() < 32 {
+			a = a.Next()
+		}
+		if out = append(out, a); len(out) == 8 {
+			break
 		}
 	}
-	return netip.MustParseAddr(cloudClient)
+	if len(out) == 0 {
+		out = []netip.Addr{netip.MustParseAddr(cloudClient), netip.MustParseAddr(cloudClient2)}
+	}
+	return out
 }
 
 // outsideToLB asks the provider how every LoadBalancer Service's address and port is
@@ -652,29 +671,30 @@ func (cr *cloudRun) outsideToLB() {
 			cr.note(fmt.Sprintf("cloud: service/%s has no load-balancer address in its status: how it is entered was not checked", svc.Key()))
 			continue
 		}
-		from := client(svc)
-		for _, ip := range ips {
-			for _, sp := range svc.Spec.Ports {
-				p := packet.Packet{Src: from, Dst: ip, Proto: protoOf(sp.Protocol), SPort: probeSPort, DPort: uint16(sp.Port), CtState: packet.CtNew}
-				what := fmt.Sprintf("client %s to service/%s's load balancer %s:%d (%s)", from, svc.Key(), ip, sp.Port, strings.ToUpper(string(sp.Protocol)))
-				entries, ok := cr.p.Inbound(p)
-				if !ok {
-					cr.record("outside-to-lb", what, "", cloud.Decision{Verdict: cloud.Unknown, Code: "cloud-lb-unknown", Object: "service/" + svc.Key(), Pos: svc.Pos,
-						Message: fmt.Sprintf("the %s exports do not know the address %s, so whether the load balancer is entered is not known", cr.p.Name(), ip),
-						Fix:     "add the load balancer exports of the cloud/" + cr.p.Name() + " folder, from the account and region that serve it"}, nil)
-					continue
-				}
-				for _, e := range entries {
-					w := what
-					if e.Branch != "" {
-						w += ", " + e.Branch
+		for _, from := range clients(svc) {
+			for _, ip := range ips {
+				for _, sp := range svc.Spec.Ports {
+					p := packet.Packet{Src: from, Dst: ip, Proto: protoOf(sp.Protocol), SPort: probeSPort, DPort: uint16(sp.Port), CtState: packet.CtNew}
+					what := fmt.Sprintf("client %s to service/%s's load balancer %s:%d (%s)", from, svc.Key(), ip, sp.Port, strings.ToUpper(string(sp.Protocol)))
+					entries, ok := cr.p.Inbound(p)
+					if !ok {
+						cr.record("outside-to-lb", what, "", cloud.Decision{Verdict: cloud.Unknown, Code: "cloud-lb-unknown", Object: "service/" + svc.Key(), Pos: svc.Pos,
+							Message: fmt.Sprintf("the %s exports do not know the address %s, so whether the load balancer is entered is not known", cr.p.Name(), ip),
+							Fix:     "add the load balancer exports of the cloud/" + cr.p.Name() + " folder, from the account and region that serve it"}, nil)
+						continue
 					}
-					for _, d := range e.Decisions {
-						if d.Blocks() || d.Warning {
-							cr.record("outside-to-lb", w, e.Node, d, []Evidence{svcEv})
+					for _, e := range entries {
+						w := what
+						if e.Branch != "" {
+							w += ", " + e.Branch
 						}
-						if d.Blocks() {
-							break
+						for _, d := range e.Decisions {
+							if d.Blocks() || d.Warning {
+								cr.record("outside-to-lb", w, e.Node, d, []Evidence{svcEv})
+							}
+							if d.Blocks() {
+								break
+							}
 						}
 					}
 				}
@@ -703,7 +723,7 @@ func (cr *cloudRun) outsideToNodePort() {
 				}
 			}
 		}
-		from := client(svc)
+		from := clients(svc)[0]
 		for _, cl := range cr.classes {
 			var n *model.Node
 			for _, m := range cl.nodes {
@@ -739,20 +759,20 @@ func (cr *cloudRun) judgeWith(kind, what, node string, ds []cloud.Decision, ev E
 	}
 }
 
-// toEndpoints judges one node of every class reaching each endpoint outside the nodes and
-// pods (rows 19 and 20: a peered VPC, an on-premises range, the API server): the Service
-// says the traffic should flow. The source is the node's address: pods' traffic to it is
-// masqueraded unless ip-masq-agent exempts the range (row 20 is `netsim trace`'s answer).
+// toEndpoints judges the pods of one node of every class reaching each endpoint outside
+// the nodes and pods (rows 19 and 20: a peered VPC, an on-premises range): the Service
+// says the traffic should flow. The source is the one the node's own rules give the pod's
+// packet (egressSource): the peer sees the node's address when the node masquerades.
 func (cr *cloudRun) toEndpoints() {
 	for _, ep := range cr.outEps {
 		for _, cl := range cr.classes {
 			n := cl.nodes[0]
-			src := nodeAddr(n)
-			if !src.IsValid() {
+			eg := cr.egressSource(n, ep.addr, ep.proto, ep.port)
+			if !eg.src.IsValid() {
 				continue
 			}
-			p := packet.Packet{Src: src, Dst: ep.addr, Proto: ep.proto, SPort: probeSPort, DPort: ep.port, CtState: packet.CtNew}
-			what := fmt.Sprintf("node %s to %s:%d (%s), an endpoint of service/%s outside the cluster's nodes and pods", n.Name, ep.addr, ep.port, strings.ToUpper(packet.ProtoName(ep.proto)), ep.svc)
+			p := packet.Packet{Src: eg.src, Dst: ep.addr, Proto: ep.proto, SPort: probeSPort, DPort: ep.port, CtState: packet.CtNew}
+			what := fmt.Sprintf("pods of node %s to %s:%d (%s), an endpoint of service/%s outside the cluster's nodes and pods, %s", n.Name, ep.addr, ep.port, strings.ToUpper(packet.ProtoName(ep.proto)), ep.svc, eg.how)
 			l := cloud.Leg{From: n.Name, Via: ep.addr, Packet: p}
 			if cr.judge("to-endpoint", what, n.Name, cr.p.Egress(l)) {
 				continue
@@ -767,19 +787,18 @@ func (cr *cloudRun) toEndpoints() {
 	}
 }
 
-// toInternet judges one node of every class reaching a public address on 443 (row 21), as
-// the node's address: CNIs masquerade pod traffic leaving the cluster (flannel, Calico's
-// natOutgoing, the AWS VPC CNI's SNAT to the primary address, ip-masq-agent).
+// toInternet judges the pods of one node of every class reaching a public address on 443
+// (row 21), with the source the node's own rules give them (egressSource).
 func (cr *cloudRun) toInternet() {
 	dst := netip.MustParseAddr(internetProbe)
 	for _, cl := range cr.classes {
 		n := cl.nodes[0]
-		src := nodeAddr(n)
-		if !src.IsValid() {
+		eg := cr.egressSource(n, dst, packet.TCP, 443)
+		if !eg.src.IsValid() {
 			continue
 		}
-		p := packet.Packet{Src: src, Dst: dst, Proto: packet.TCP, SPort: probeSPort, DPort: 443, CtState: packet.CtNew}
-		what := fmt.Sprintf("pods of node %s to the internet (%s:443), masqueraded to %s", n.Name, dst, src)
+		p := packet.Packet{Src: eg.src, Dst: dst, Proto: packet.TCP, SPort: probeSPort, DPort: 443, CtState: packet.CtNew}
+		what := fmt.Sprintf("pods of node %s to the internet (%s:443), %s", n.Name, dst, eg.how)
 		l := cloud.Leg{From: n.Name, Via: dst, Packet: p}
 		if cr.judge("pod-to-internet", what, n.Name, cr.p.Egress(l)) {
 			continue
@@ -794,6 +813,66 @@ func (cr *cloudRun) toInternet() {
 				Fix:     "route 0.0.0.0/0 from node " + n.Name + "'s subnet to a NAT or internet gateway"}, []Evidence{object("node", n.Name, n.Pos)})
 		}
 	}
+}
+
+// egress is the source a pod's packet has when it reaches the cloud, and how it was found.
+type egress struct {
+	src netip.Addr
+	how string
+}
+
+// egressSource walks a packet from a pod of node n to dst through the node's own rules
+// (simulate's trace: the CNI's masquerade, ip-masq-agent's nonMasqueradeCIDRs, an egress
+// gateway) and returns the source it has at the first cloud hop. Without a pod with a dump
+// on the node, or when the walk ends before the cloud (the node itself drops it: its own
+// finding), the node's address stands in, since CNIs masquerade traffic leaving the
+// cluster by default; the message says which.
+func (cr *cloudRun) egressSource(n *model.Node, dst netip.Addr, proto uint8, port uint16) egress {
+	key := fmt.Sprint(n.Name, " ", dst, " ", proto, " ", port)
+	if e, ok := cr.sources[key]; ok {
+		return e
+	}
+	e := egress{src: nodeAddr(n), how: fmt.Sprintf("sent as the node's address %s (CNIs masquerade traffic leaving the cluster; no walk of the node's rules showed otherwise)", nodeAddr(n))}
+	defer func() { cr.sources[key] = e }()
+	var pod *model.Pod
+	for _, p := range cr.r.c.PodsOnNode(n.Name) {
+		if !p.HostNetwork() && len(p.IPs) > 0 {
+			pod = p
+			break
+		}
+	}
+	if pod == nil || !cr.r.c.HasNodeState(n.Name) {
+		return e
+	}
+	if cr.sim == nil {
+		cr.sim = simulate.New(cr.r.c)
+	}
+	src, err := simulate.Resolve(cr.r.c, "pod/"+pod.Key())
+	if err != nil {
+		return e
+	}
+	to, err := simulate.Resolve(cr.r.c, dst.String())
+	if err != nil {
+		return e
+	}
+	res, err := cr.sim.Trace(simulate.Query{Src: src, Dst: to, Port: port, Proto: proto, SPort: probeSPort})
+	if err != nil {
+		return e
+	}
+	for _, path := range res.Paths {
+		for _, h := range path.Hops {
+			if h.NetNS != "cloud" || h.Reply || !h.Packet.Src.IsValid() {
+				continue
+			}
+			if h.Packet.Src == pod.IPs[0] {
+				e = egress{src: h.Packet.Src, how: fmt.Sprintf("sent as pod/%s's own address %s (node %s's rules do not masquerade it)", pod.Key(), h.Packet.Src, n.Name)}
+			} else {
+				e = egress{src: h.Packet.Src, how: fmt.Sprintf("sent as %s (node %s's rules translate pod/%s's %s)", h.Packet.Src, n.Name, pod.Key(), pod.IPs[0])}
+			}
+			return e
+		}
+	}
+	return e
 }
 
 // overlaps compares the pod and Service CIDRs with the ranges the provider routes (row
