@@ -10,6 +10,8 @@
 //	ecs DescribeNetworkInterfaces         (ecs:DescribeNetworkInterfaces)    DescribeNetworkInterfaces.json
 //	ecs DescribeSecurityGroupAttribute    (ecs:DescribeSecurityGroupAttribute)
 //	    --Direction all, per security group of the instances and ENIs: DescribeSecurityGroupAttribute/<SecurityGroupId>.json
+//	ecs DescribePrefixListAttributes      (ecs:DescribePrefixListAttributes)
+//	    per prefix list a rule names:      DescribePrefixListAttributes/<PrefixListId>.json
 //	vpc DescribeVSwitches                 (vpc:DescribeVSwitches)            DescribeVSwitches.json
 //	vpc DescribeRouteTableList            (vpc:DescribeRouteTableList)       DescribeRouteTableList.json
 //	vpc DescribeRouteEntryList            (vpc:DescribeRouteEntryList)       DescribeRouteEntryList/<RouteTableId>.json
@@ -18,11 +20,14 @@
 //	slb DescribeLoadBalancers             (slb:DescribeLoadBalancers)        DescribeLoadBalancers.json
 //	slb DescribeLoadBalancerListeners     (slb:DescribeLoadBalancerListeners) DescribeLoadBalancerListeners/<LoadBalancerId>.json
 //	slb DescribeHealthStatus              (slb:DescribeHealthStatus)         DescribeHealthStatus/<LoadBalancerId>.json
+//	slb DescribeAccessControlListAttribute (slb:DescribeAccessControlListAttribute)
+//	    per access control list a listener names: DescribeAccessControlListAttribute/<AclId>.json
 //
 // deploy/cloud/alibaba-ram-policy.json grants exactly these actions (a test keeps the two
 // equal). Paging follows each API's documentation: NextToken with MaxResults (MaxResult
 // for DescribeRouteEntryList) where the API has it, else PageNumber/PageSize until
-// TotalCount. Throttling ("Throttling", "Throttling.User", "Throttling.Api") and
+// TotalCount (Page/PageSize until TotalAclEntry for an access control list, whose
+// default page of 10 entries would otherwise cut it short). Throttling ("Throttling", "Throttling.User", "Throttling.Api") and
 // "ServiceUnavailable" are retried by the SDK's retry policy with exponential backoff and
 // equal jitter; any other failure of a call is a gap naming the call and the RAM action,
 // and the other files are still written.
@@ -83,6 +88,7 @@ var Permissions = []string{
 	"ecs:DescribeInstances",
 	"ecs:DescribeNetworkInterfaces",
 	"ecs:DescribeSecurityGroupAttribute",
+	"ecs:DescribePrefixListAttributes",
 	"vpc:DescribeVSwitches",
 	"vpc:DescribeRouteTableList",
 	"vpc:DescribeRouteEntryList",
@@ -91,6 +97,7 @@ var Permissions = []string{
 	"slb:DescribeLoadBalancers",
 	"slb:DescribeLoadBalancerListeners",
 	"slb:DescribeHealthStatus",
+	"slb:DescribeAccessControlListAttribute",
 }
 
 // retryPeriodMs is the backoff's base period: the n-th retry waits about
@@ -261,16 +268,18 @@ type exporter struct {
 // paging says how an API pages.
 type paging struct {
 	// token is the page-size parameter of a NextToken API ("MaxResults", or "MaxResult"
-	// for DescribeRouteEntryList); "" is a PageNumber/PageSize API, or none when size is 0.
+	// for DescribeRouteEntryList); "" is a numbered-page API, or none when size is 0.
 	token string
-	size  int
+	// page and total name a numbered-page API's page parameter and the response's
+	// count of all items ("PageNumber" and "TotalCount", the usual names).
+	page, total string
+	size        int
 }
 
 var (
-	unpaged = paging{}
 	// Page sizes within each API's documented maximum.
 	byToken  = paging{token: "MaxResults", size: 100}
-	byNumber = paging{size: 50}
+	byNumber = paging{page: "PageNumber", total: "TotalCount", size: 50}
 )
 
 // call is one API: the client, its version, the action and the list a page holds (the
@@ -320,7 +329,7 @@ func (x *exporter) fetch(ctx context.Context, c call, params map[string]string) 
 				q["NextToken"] = dara.String(token)
 			}
 		case c.paging.size > 0:
-			q["PageNumber"] = dara.String(strconv.Itoa(page))
+			q[c.paging.page] = dara.String(strconv.Itoa(page))
 			q["PageSize"] = dara.String(strconv.Itoa(c.paging.size))
 		}
 		res, err := c.c.CallApi(&openapiutil.Params{
@@ -351,7 +360,7 @@ func (x *exporter) fetch(ctx context.Context, c call, params map[string]string) 
 				return merged(first, c.list, all), nil
 			}
 		case c.paging.size > 0:
-			total, ok := number(body["TotalCount"])
+			total, ok := number(body[c.paging.total])
 			if len(items) == 0 || !ok || len(all) >= total {
 				return merged(first, c.list, all), nil
 			}
@@ -495,9 +504,18 @@ func (x *exporter) run(ctx context.Context) {
 		}
 	}
 	sga := x.api("ecs", "DescribeSecurityGroupAttribute", "Permissions", "Permission").pages(byToken)
+	prefixLists := map[string]bool{}
 	for _, g := range sorted(groups) {
 		file := path.Join(cloudali.DirGroups, g+".json")
-		x.one(ctx, file, sga, map[string]string{"SecurityGroupId": g, "Direction": "all"}, "DescribeSecurityGroupAttribute "+g)
+		rules, _ := x.one(ctx, file, sga, map[string]string{"SecurityGroupId": g, "Direction": "all"}, "DescribeSecurityGroupAttribute "+g)
+		for _, id := range append(collect(rules, "SourcePrefixListId"), collect(rules, "DestPrefixListId")...) {
+			prefixLists[id] = true
+		}
+	}
+	// A rule naming a prefix list matches its entries' CIDRs; the list is not paged.
+	pla := x.api("ecs", "DescribePrefixListAttributes", "Entries", "Entry")
+	for _, id := range sorted(prefixLists) {
+		x.one(ctx, path.Join(cloudali.DirPrefixLists, id+".json"), pla, map[string]string{"PrefixListId": id}, "DescribePrefixListAttributes "+id)
 	}
 
 	x.one(ctx, cloudali.FileVSwitches, x.api("vpc", "DescribeVSwitches", "VSwitches", "VSwitch").pages(byNumber), nil, "DescribeVSwitches")
@@ -519,9 +537,22 @@ func (x *exporter) run(ctx context.Context) {
 		// Listeners list; one load balancer a call keeps one file per balancer.
 		ls := x.api("slb", "DescribeLoadBalancerListeners", "Listeners").pages(byToken)
 		hs := x.api("slb", "DescribeHealthStatus", "BackendServers", "BackendServer")
+		acls := map[string]bool{}
 		for _, id := range collect(items, "LoadBalancerId") {
-			x.one(ctx, path.Join(cloudali.DirListeners, id+".json"), ls, map[string]string{"LoadBalancerId.1": id}, "DescribeLoadBalancerListeners "+id)
+			listeners, _ := x.one(ctx, path.Join(cloudali.DirListeners, id+".json"), ls, map[string]string{"LoadBalancerId.1": id}, "DescribeLoadBalancerListeners "+id)
+			for _, l := range listeners {
+				// An ACL switched off filters nothing; only the ones in force are read.
+				if m, _ := l.(map[string]any); m != nil && m["AclStatus"] == "on" {
+					for _, a := range stringsAt(l, "AclId") {
+						acls[a] = true
+					}
+				}
+			}
 			x.one(ctx, path.Join(cloudali.DirHealth, id+".json"), hs, map[string]string{"LoadBalancerId": id}, "DescribeHealthStatus "+id)
+		}
+		acl := x.api("slb", "DescribeAccessControlListAttribute", "AclEntrys", "AclEntry").pages(paging{page: "Page", total: "TotalAclEntry", size: 50})
+		for _, id := range sorted(acls) {
+			x.one(ctx, path.Join(cloudali.DirAccessControl, id+".json"), acl, map[string]string{"AclId": id}, "DescribeAccessControlListAttribute "+id)
 		}
 	}
 }

@@ -64,7 +64,12 @@ func exchanges() []replay.Exchange {
 		{Name: "sg-pods", Match: replay.All(action("DescribeSecurityGroupAttribute"), replay.Param("SecurityGroupId", "sg-pods"), replay.Param("Direction", "all")),
 			Responses: []replay.Response{ok(`{"RequestId":"r4","SecurityGroupId":"sg-pods","SecurityGroupName":"pods","VpcId":"vpc-1",
 				"InnerAccessPolicy":"Accept","Permissions":{"Permission":[{"SecurityGroupRuleId":"sgr-1","Direction":"ingress",
-				"Policy":"Accept","Priority":1,"IpProtocol":"TCP","PortRange":"80/80","SourceCidrIp":"10.0.0.0/8","NicType":"intranet"}]}}`)}},
+				"Policy":"Accept","Priority":1,"IpProtocol":"TCP","PortRange":"80/80","SourceCidrIp":"10.0.0.0/8","NicType":"intranet"},
+				{"SecurityGroupRuleId":"sgr-2","Direction":"ingress","Policy":"Accept","Priority":1,"IpProtocol":"TCP","PortRange":"443/443",
+				"SourcePrefixListId":"pl-office","NicType":"intranet"}]}}`)}},
+		{Name: "prefix-list", Match: replay.All(action("DescribePrefixListAttributes"), replay.Param("PrefixListId", "pl-office")),
+			Responses: []replay.Response{ok(`{"RequestId":"r4b","PrefixListId":"pl-office","AddressFamily":"IPv4","MaxEntries":10,
+				"Entries":{"Entry":[{"Cidr":"192.0.2.0/24","Description":"office"}]}}`)}},
 		// DescribeVSwitches pages by number: two on the first page, one on the second.
 		{Name: "vsw-1", Match: replay.All(action("DescribeVSwitches"), replay.Param("PageNumber", "1")),
 			Responses: []replay.Response{unavailable, ok(`{"RequestId":"r5","TotalCount":3,"PageNumber":1,"PageSize":50,"VSwitches":{"VSwitch":[
@@ -91,7 +96,17 @@ func exchanges() []replay.Exchange {
 				{"LoadBalancerId":"lb-1","LoadBalancerName":"web","Address":"47.8.8.8","AddressType":"internet","LoadBalancerStatus":"active","VpcId":"vpc-1"}]}}`)}},
 		{Name: "listeners", Match: replay.All(action("DescribeLoadBalancerListeners"), replay.Param("LoadBalancerId.1", "lb-1")),
 			Responses: []replay.Response{ok(`{"RequestId":"r12","NextToken":"","Listeners":[
-				{"LoadBalancerId":"lb-1","ListenerPort":80,"ListenerProtocol":"tcp","Status":"running","BackendServerPort":30080}]}`)}},
+				{"LoadBalancerId":"lb-1","ListenerPort":80,"ListenerProtocol":"tcp","Status":"running","BackendServerPort":30080,
+				"AclStatus":"on","AclType":"white","AclId":"acl-office"},
+				{"LoadBalancerId":"lb-1","ListenerPort":8080,"ListenerProtocol":"tcp","Status":"running","BackendServerPort":30081,
+				"AclStatus":"off","AclType":"white","AclId":"acl-unused"}]}`)}},
+		// Page/PageSize until TotalAclEntry: the API's default page is 10 entries.
+		{Name: "acl-1", Match: replay.All(action("DescribeAccessControlListAttribute"), replay.Param("AclId", "acl-office"), replay.Param("Page", "1"), replay.Param("PageSize", "50")),
+			Responses: []replay.Response{ok(`{"RequestId":"r14","AclId":"acl-office","AddressIPVersion":"ipv4","TotalAclEntry":2,
+				"AclEntrys":{"AclEntry":[{"AclEntryIP":"192.0.2.0/24","AclEntryComment":"office"}]}}`)}},
+		{Name: "acl-2", Match: replay.All(action("DescribeAccessControlListAttribute"), replay.Param("AclId", "acl-office"), replay.Param("Page", "2")),
+			Responses: []replay.Response{ok(`{"RequestId":"r15","AclId":"acl-office","AddressIPVersion":"ipv4","TotalAclEntry":2,
+				"AclEntrys":{"AclEntry":[{"AclEntryIP":"198.51.100.7","AclEntryComment":"vpn"}]}}`)}},
 		{Name: "health", Match: replay.All(action("DescribeHealthStatus"), replay.Param("LoadBalancerId", "lb-1")),
 			Responses: []replay.Response{ok(`{"RequestId":"r13","BackendServers":{"BackendServer":[
 				{"ServerId":"i-node1","ServerIp":"10.0.1.10","Port":30080,"ListenerPort":80,"Protocol":"tcp","ServerHealthStatus":"normal"}]}}`)}},
@@ -137,8 +152,9 @@ func TestExport(t *testing.T) {
 	}
 	sort.Strings(names)
 	want := []string{
+		"DescribeAccessControlListAttribute/acl-office.json",
 		"DescribeHealthStatus/lb-1.json", "DescribeInstances.json", "DescribeLoadBalancerListeners/lb-1.json",
-		"DescribeLoadBalancers.json", "DescribeNatGateways.json", "DescribeNetworkInterfaces.json",
+		"DescribeLoadBalancers.json", "DescribeNatGateways.json", "DescribeNetworkInterfaces.json", "DescribePrefixListAttributes/pl-office.json",
 		"DescribeRouteEntryList/vtb-custom.json", "DescribeRouteTableList.json",
 		"DescribeSecurityGroupAttribute/sg-pods.json", "DescribeSnatTableEntries/stb-1.json", "DescribeVSwitches.json",
 	}
@@ -227,13 +243,19 @@ func TestExport(t *testing.T) {
 	if in := x.Instances["i-node2"]; in == nil || len(in.IPs) != 1 || in.IPs[0] != netip.MustParseAddr("10.0.1.11") {
 		t.Errorf("i-node2 parsed as %+v", in)
 	}
-	if g := x.Groups["sg-pods"]; g == nil || len(g.Rules) != 1 {
+	if g := x.Groups["sg-pods"]; g == nil || len(g.Rules) != 2 {
 		t.Errorf("sg-pods parsed as %+v", g)
 	}
 	if x.Has["DescribeSecurityGroupAttribute/sg-nodes.json"] != "" {
 		t.Errorf("the refused group's file is there")
 	}
-	if len(x.Snat["stb-1"]) != 1 || len(x.Listeners["lb-1"]) != 1 || len(x.Health["lb-1"]) != 1 {
+	if len(x.PrefixLists["pl-office"]) != 1 || len(x.ACLs["acl-office"]) != 2 {
+		t.Errorf("parsed prefix list %v, ACL %v; want 1 and 2 entries", x.PrefixLists, x.ACLs)
+	}
+	if _, ok := x.ACLs["acl-unused"]; ok {
+		t.Errorf("the ACL of a listener with access control off was read")
+	}
+	if len(x.Snat["stb-1"]) != 1 || len(x.Listeners["lb-1"]) != 2 || len(x.Health["lb-1"]) != 1 {
 		t.Errorf("parsed SNAT %d, listeners %d, health %d; want 1 each", len(x.Snat["stb-1"]), len(x.Listeners["lb-1"]), len(x.Health["lb-1"]))
 	}
 	var custom *cloudali.RouteTable
