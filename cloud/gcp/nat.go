@@ -336,6 +336,8 @@ func (p *Provider) cloudNAT(n *NIC, route cloud.Decision, pk packet.Packet) ([]c
 	d := cloud.Decision{Verdict: cloud.NoRoute, Step: step, Action: "no-route", Code: "gcp-cloud-nat", Object: "network/" + n.Network, Pos: pos,
 		Text: strings.Join(considered, "; ")}
 	if len(considered) == 0 {
+		// Cite the export that lists no gateway for the network and region.
+		d.Pos = source.Pos{File: p.X.Has[FileRouters], Line: 1}
 		d.Text = "no Cloud NAT gateway"
 		d.Message = fmt.Sprintf("%s has no external IP for %s, and no Cloud NAT gateway of %s serves network %s in region %s: GCP sends nothing of it to the internet",
 			p.label(n), pk.Src, path.Join(p.X.Dir, FileRouters), n.Network, region)
