@@ -1,10 +1,12 @@
 package gcp
 
 import (
+	"bytes"
 	"fmt"
 	"net/netip"
 	"path"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/netsim/netsim/cloud"
@@ -97,16 +99,24 @@ func (x *Export) parseRouters(f *source.File) error {
 			return source.Errorf(pos, "a router without a name")
 		}
 		r := &Router{Name: v.Name, Network: last(v.Network), Region: last(v.Region), Pos: pos}
+		from := bytes.Index(e.raw, []byte(`"nats"`))
 		for _, n := range v.Nats {
 			nat := &NAT{Name: n.Name, Type: strings.ToUpper(n.Type), Ranges: n.SourceSubnetworkIPRangesToNat, IPs: n.NatIPs,
 				Allocate: n.NatIPAllocateOption, EIM: n.EnableEndpointIndependentMap, Router: r, Pos: pos}
+			// Cite the gateway's own line: where its name is, after the "nats" key.
+			if from >= 0 && n.Name != "" {
+				if i := bytes.Index(e.raw[from:], []byte(strconv.Quote(n.Name))); i >= 0 {
+					nat.Pos = f.PosAt(e.off + int64(from+i))
+					from += i + 1
+				}
+			}
 			if nat.Type == "" {
 				nat.Type = "PUBLIC"
 			}
 			switch nat.Ranges {
 			case NATAllRanges, NATAllPrimaryRanges, NATListOfSubnets:
 			default:
-				return source.Errorf(pos, "router %s nat %s: sourceSubnetworkIpRangesToNat %q is none of %s, %s, %s", v.Name, n.Name, n.SourceSubnetworkIPRangesToNat, NATAllRanges, NATAllPrimaryRanges, NATListOfSubnets)
+				return source.Errorf(nat.Pos, "router %s nat %s: sourceSubnetworkIpRangesToNat %q is none of %s, %s, %s", v.Name, n.Name, n.SourceSubnetworkIPRangesToNat, NATAllRanges, NATAllPrimaryRanges, NATListOfSubnets)
 			}
 			for i, ip := range nat.IPs {
 				nat.IPs[i] = last(ip)
@@ -116,7 +126,7 @@ func (x *Export) parseRouters(f *source.File) error {
 					switch o {
 					case "ALL_IP_RANGES", "PRIMARY_IP_RANGE", "LIST_OF_SECONDARY_IP_RANGES":
 					default:
-						return source.Errorf(pos, "router %s nat %s subnetwork %s: sourceIpRangesToNat %q is none of ALL_IP_RANGES, PRIMARY_IP_RANGE, LIST_OF_SECONDARY_IP_RANGES", v.Name, n.Name, last(s.Name), o)
+						return source.Errorf(nat.Pos, "router %s nat %s subnetwork %s: sourceIpRangesToNat %q is none of ALL_IP_RANGES, PRIMARY_IP_RANGE, LIST_OF_SECONDARY_IP_RANGES", v.Name, n.Name, last(s.Name), o)
 					}
 				}
 				nat.Subnets = append(nat.Subnets, NATSubnet{Name: last(s.Name), Ranges: s.SourceIPRangesToNat, Secondary: s.SecondaryIPRangeNames})

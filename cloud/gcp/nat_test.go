@@ -97,3 +97,15 @@ func TestCloudNATMessage(t *testing.T) {
 		t.Errorf("fix %q at %v", d.Fix, d.Pos)
 	}
 }
+
+// A gateway is cited at its own line in routers.json.
+func TestNATPositions(t *testing.T) {
+	x := parse(t, map[string]string{FileRouters: `[
+ {"name": "r1", "network": "x/networks/vpc", "region": "x/regions/europe-west1",
+  "nats": [
+   {"name": "first", "sourceSubnetworkIpRangesToNat": "ALL_SUBNETWORKS_ALL_IP_RANGES"},
+   {"name": "second", "sourceSubnetworkIpRangesToNat": "ALL_SUBNETWORKS_ALL_IP_RANGES"}]}]`})
+	if r := x.Routers[0]; r.Pos.Line != 2 || r.NATs[0].Pos.Line != 4 || r.NATs[1].Pos.Line != 5 {
+		t.Errorf("router at %v, nats at %v %v", r.Pos, r.NATs[0].Pos, r.NATs[1].Pos)
+	}
+}
