@@ -53,6 +53,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
@@ -337,51 +338,93 @@ func (x *exporter) run(ctx context.Context) {
 	}
 }
 
+// healthWorkers bounds the rule health calls in flight: each is a POST and a poll or
+// more, and an AKS load balancer has a rule per Service port.
+const healthWorkers = 8
+
 // health writes each load balancer's per-rule health: one Health call per rule, polled
-// to its result.
+// to its result, several rules at a time.
 func (x *exporter) health(ctx context.Context, lbs []*armnetwork.LoadBalancer) {
 	hc := x.f.NewLoadBalancerLoadBalancingRulesClient()
+	type job struct {
+		lb, group, rule string
+	}
+	type result struct {
+		h    *armnetwork.LoadBalancerHealthPerRule
+		perm string
+		err  error
+	}
+	var jobs []job
+	var names []string
 	for _, lb := range lbs {
 		if lb == nil || lb.Name == nil || lb.ID == nil {
 			continue
 		}
 		name := *lb.Name
-		file := path.Join(cloudaz.DirHealth, name+".json")
 		id, err := arm.ParseResourceID(*lb.ID)
 		if err != nil {
-			x.gaps = append(x.gaps, bundle.Gap{Scope: path.Join("cloud/azure", file), Reason: fmt.Sprintf("load balancer id %q: %v", *lb.ID, err)})
+			x.gaps = append(x.gaps, bundle.Gap{Scope: path.Join("cloud/azure", cloudaz.DirHealth, name+".json"),
+				Reason: fmt.Sprintf("load balancer id %q: %v", *lb.ID, err)})
 			continue
 		}
-		out := map[string]*armnetwork.LoadBalancerHealthPerRule{}
-		failed := false
-		var rules []*armnetwork.LoadBalancingRule
-		if lb.Properties != nil {
-			rules = lb.Properties.LoadBalancingRules
+		names = append(names, name)
+		if lb.Properties == nil {
+			continue
 		}
-		for _, r := range rules {
-			if r == nil || r.Name == nil {
-				continue
+		for _, r := range lb.Properties.LoadBalancingRules {
+			if r != nil && r.Name != nil {
+				jobs = append(jobs, job{lb: name, group: id.ResourceGroupName, rule: *r.Name})
 			}
-			call := "LoadBalancerLoadBalancingRules Health " + name + "/" + *r.Name
-			poller, err := hc.BeginHealth(ctx, id.ResourceGroupName, name, *r.Name, nil)
+		}
+	}
+	results := make([]result, len(jobs))
+	sem := make(chan struct{}, healthWorkers)
+	var wg sync.WaitGroup
+	for i, j := range jobs {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			poller, err := hc.BeginHealth(ctx, j.group, j.lb, j.rule, nil)
 			if err != nil {
-				x.gap(file, call, permHealth, err)
-				failed = true
-				break
+				results[i] = result{perm: permHealth, err: err}
+				return
 			}
 			res, err := poller.PollUntilDone(ctx, &runtime.PollUntilDoneOptions{Frequency: pollEvery})
 			if err != nil {
-				x.gap(file, call+" (its result)", permResults, err)
-				failed = true
-				break
+				results[i] = result{perm: permResults, err: err}
+				return
 			}
 			h := res.LoadBalancerHealthPerRule
-			out[*r.Name] = &h
+			results[i] = result{h: &h}
+		}()
+	}
+	wg.Wait()
+	out := map[string]map[string]*armnetwork.LoadBalancerHealthPerRule{}
+	failed := map[string]bool{}
+	for _, n := range names {
+		out[n] = map[string]*armnetwork.LoadBalancerHealthPerRule{}
+	}
+	for i, j := range jobs {
+		r := results[i]
+		if r.err != nil {
+			// A rule missing from the file would read as "no backend answers": no file
+			// for the load balancer rather than a partial one; one gap for it.
+			if !failed[j.lb] {
+				call := "LoadBalancerLoadBalancingRules Health " + j.lb + "/" + j.rule
+				if r.perm == permResults {
+					call += " (its result)"
+				}
+				x.gap(path.Join(cloudaz.DirHealth, j.lb+".json"), call, r.perm, r.err)
+			}
+			failed[j.lb] = true
+			continue
 		}
-		// A rule missing from the file would read as "no backend answers": no file
-		// rather than a partial one.
-		if !failed {
-			x.write(file, out)
+		out[j.lb][j.rule] = r.h
+	}
+	for _, n := range names {
+		if !failed[n] {
+			x.write(path.Join(cloudaz.DirHealth, n+".json"), out[n])
 		}
 	}
 }

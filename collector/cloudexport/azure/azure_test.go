@@ -96,7 +96,12 @@ func exchanges(url string) []replay.Exchange {
 				"properties":{"publicIPAddress":{"id":"/subscriptions/` + sub + `/resourceGroups/` + nodeRG + `/providers/Microsoft.Network/publicIPAddresses/kubernetes-a1"}}}],
 				"backendAddressPools":[{"name":"kubernetes","id":"` + lbID + `/backendAddressPools/kubernetes","properties":{"backendIPConfigurations":[{"id":"` + nodeCfg + `"}]}}],
 				"loadBalancingRules":[{"name":"a1-TCP-80","id":"` + lbID + `/loadBalancingRules/a1-TCP-80","properties":{"protocol":"Tcp","frontendPort":80,"backendPort":80,
-				"frontendIPConfiguration":{"id":"` + lbID + `/frontendIPConfigurations/a1"},"backendAddressPool":{"id":"` + lbID + `/backendAddressPools/kubernetes"}}}]}}]}`)}},
+				"frontendIPConfiguration":{"id":"` + lbID + `/frontendIPConfigurations/a1"},"backendAddressPool":{"id":"` + lbID + `/backendAddressPools/kubernetes"}}}]}},
+				{"name":"kubernetes-internal","id":"` + lbID + `-internal","location":"eastus","sku":{"name":"Standard"},
+				"properties":{"loadBalancingRules":[{"name":"b2-TCP-53","id":"` + lbID + `-internal/loadBalancingRules/b2-TCP-53","properties":{"protocol":"Tcp","frontendPort":53,"backendPort":53}}]}}]}`)}},
+		// The role lacks the health action for this one.
+		{Name: "health-denied", Match: replay.All(replay.Method("POST"), replay.Path("/subscriptions/"+sub+"/resourceGroups/"+nodeRG+"/providers/Microsoft.Network/loadBalancers/kubernetes-internal/loadBalancingRules/b2-TCP-53/health")),
+			Responses: []replay.Response{denied("Microsoft.Network/loadBalancers/loadBalancingRules/health/action")}},
 		// The rule's health: 202 and a Location, then the result there.
 		{Name: "health", Match: replay.All(replay.Method("POST"), replay.Path("/subscriptions/"+sub+"/resourceGroups/"+nodeRG+"/providers/Microsoft.Network/loadBalancers/kubernetes/loadBalancingRules/a1-TCP-80/health")),
 			Responses: []replay.Response{{Status: 202, Header: http.Header{"Location": {url + netProv + "locations/eastus/operationResults/op-1?api-version=" + apiVer}}}}},
@@ -143,9 +148,12 @@ func TestExport(t *testing.T) {
 		t.Errorf("files:\n got %q\nwant %q", names, want)
 	}
 
-	// The refused list is a gap naming the file, the call and the RBAC action.
-	if len(gaps) != 1 || gaps[0].Scope != "cloud/azure/route-table-list.json" ||
-		!strings.Contains(gaps[0].Reason, "Microsoft.Network/routeTables/read") || !strings.Contains(gaps[0].Reason, "AuthorizationFailed") {
+	// Each refused call is a gap naming the file, the call and the RBAC action.
+	sort.Slice(gaps, func(i, j int) bool { return gaps[i].Scope < gaps[j].Scope })
+	if len(gaps) != 2 || gaps[0].Scope != "cloud/azure/lb-backend-health/kubernetes-internal.json" ||
+		!strings.Contains(gaps[0].Reason, "Microsoft.Network/loadBalancers/loadBalancingRules/health/action") ||
+		gaps[1].Scope != "cloud/azure/route-table-list.json" ||
+		!strings.Contains(gaps[1].Reason, "Microsoft.Network/routeTables/read") || !strings.Contains(gaps[1].Reason, "AuthorizationFailed") {
 		t.Errorf("gaps = %+v", gaps)
 	}
 
@@ -205,11 +213,14 @@ func TestExport(t *testing.T) {
 	if node == nil || !node.IPForwarding || len(node.IPConfigs) != 1 || len(node.IPConfigs[0].Pools) != 1 {
 		t.Errorf("the scale-set node's NIC parsed as %+v", node)
 	}
-	if len(x.NSGs) != 2 || len(x.VNets) != 1 || len(x.LBs) != 1 || len(x.PublicIPs) != 1 {
+	if len(x.NSGs) != 2 || len(x.VNets) != 1 || len(x.LBs) != 2 || len(x.PublicIPs) != 1 {
 		t.Errorf("parsed NSGs %d, VNets %d, LBs %d, public IPs %d", len(x.NSGs), len(x.VNets), len(x.LBs), len(x.PublicIPs))
 	}
 	if h := x.Health["kubernetes"]["a1-TCP-80"]; len(h) != 1 || h[0].State != "Up" || h[0].IP != netip.MustParseAddr("10.224.0.4") {
 		t.Errorf("health parsed as %+v", x.Health)
+	}
+	if _, ok := x.Health["kubernetes-internal"]; ok {
+		t.Errorf("health of kubernetes-internal present though refused")
 	}
 	if x.Has[cloudaz.FileRoutes] != "" {
 		t.Errorf("route tables present though refused")
