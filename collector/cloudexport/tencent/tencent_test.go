@@ -3,6 +3,7 @@ package tencent
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -244,4 +245,78 @@ func TestPolicy(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("policy actions %q, want %q", got, want)
 	}
+}
+
+// DescribeTargetHealth takes at most 20 LoadBalancerIds: 21 load balancers are two
+// calls, merged into one file; an empty region still writes every list, empty.
+func TestTargetHealthBatches(t *testing.T) {
+	setup(t)
+	var lbs, health []string
+	for i := 0; i < 21; i++ {
+		id := fmt.Sprintf("lb-%02d", i)
+		lbs = append(lbs, `{"LoadBalancerId":"`+id+`","LoadBalancerType":"INTERNAL","LoadBalancerVips":["10.0.0.`+fmt.Sprint(i+1)+`"],"VpcId":"vpc-1"}`)
+		health = append(health, `{"LoadBalancerId":"`+id+`","Listeners":[]}`)
+	}
+	empty := func(a, list string) replay.Exchange {
+		return replay.Exchange{Name: a, Match: action(a), Responses: []replay.Response{resp(`{"TotalCount":0,"RequestId":"r","` + list + `":[]}`)}}
+	}
+	s := replay.New(t,
+		empty("DescribeInstances", "InstanceSet"), empty("DescribeNetworkInterfaces", "NetworkInterfaceSet"),
+		empty("DescribeAddressTemplates", "AddressTemplateSet"), empty("DescribeAddressTemplateGroups", "AddressTemplateGroupSet"),
+		empty("DescribeSubnets", "SubnetSet"), empty("DescribeRouteTables", "RouteTableSet"), empty("DescribeNatGateways", "NatGatewaySet"),
+		empty("DescribeListeners", "Listeners"),
+		replay.Exchange{Name: "lbs", Match: action("DescribeLoadBalancers"),
+			Responses: []replay.Response{resp(`{"TotalCount":21,"RequestId":"r","LoadBalancerSet":[` + strings.Join(lbs, ",") + `]}`)}},
+		replay.Exchange{Name: "health", Match: action("DescribeTargetHealth"),
+			Responses: []replay.Response{{ContentType: "application/json", BodyFunc: func(r *replay.Request) string {
+				ids, _ := r.JSON("LoadBalancerIds").([]any)
+				var out []string
+				for _, id := range ids {
+					out = append(out, health[mustIndex(t, id)])
+				}
+				return `{"Response":{"RequestId":"r","LoadBalancers":[` + strings.Join(out, ",") + `]}}`
+			}}}},
+	)
+	files := map[string][]byte{}
+	gaps, err := Export(context.Background(), cloudexport.Options{Region: "ap-guangzhou", Endpoint: s.URL, HTTPClient: s.Client()},
+		func(name string, data []byte) { files[name] = data })
+	if err != nil || len(gaps) != 0 {
+		t.Fatalf("err %v, gaps %+v", err, gaps)
+	}
+	var sizes []int
+	for _, r := range s.Served("health") {
+		ids, _ := r.JSON("LoadBalancerIds").([]any)
+		sizes = append(sizes, len(ids))
+	}
+	if !reflect.DeepEqual(sizes, []int{20, 1}) {
+		t.Errorf("DescribeTargetHealth batches %v, want [20 1]", sizes)
+	}
+	var th struct {
+		LoadBalancers []struct{ LoadBalancerId string }
+	}
+	if err := json.Unmarshal(files[cloudtc.FileTargetHealth], &th); err != nil {
+		t.Fatal(err)
+	}
+	if len(th.LoadBalancers) != 21 || th.LoadBalancers[20].LoadBalancerId != "lb-20" {
+		t.Errorf("DescribeTargetHealth.json holds %d load balancers", len(th.LoadBalancers))
+	}
+	if got := strings.TrimSpace(string(files[cloudtc.FileSubnets])); !strings.Contains(got, `"SubnetSet": []`) {
+		t.Errorf("empty subnets written as %s", got)
+	}
+	sf := map[string]*source.File{}
+	for n, d := range files {
+		sf[n] = source.NewFile("cloud/tencent/"+n, d)
+	}
+	if _, err := cloudtc.Parse("cloud/tencent", sf); err != nil {
+		t.Errorf("cloud/tencent cannot read the export: %v", err)
+	}
+}
+
+func mustIndex(t *testing.T, id any) int {
+	s, _ := id.(string)
+	var n int
+	if _, err := fmt.Sscanf(s, "lb-%d", &n); err != nil {
+		t.Errorf("LoadBalancerIds holds %v", id)
+	}
+	return n
 }
