@@ -1,6 +1,7 @@
 package gcp
 
 import (
+	"bytes"
 	"fmt"
 	"net/netip"
 	"path"
@@ -289,8 +290,16 @@ func parseHealth(f *source.File) ([]BackendHealth, error) {
 			return nil, err
 		}
 		pos := f.PosAt(e.off)
+		from := bytes.Index(e.raw, []byte(`"healthStatus"`))
 		for _, s := range append(v.HealthStatus, v.Status.HealthStatus...) {
 			h := BackendHealth{Group: lastOr(v.Backend), Instance: lastOr(s.Instance), Port: s.Port, State: strings.ToUpper(s.HealthState), Pos: pos}
+			// Cite the backend's own line: where its instance is named.
+			if key := s.Instance; from >= 0 && key != "" {
+				if i := bytes.Index(e.raw[from:], []byte(strconv.Quote(key))); i >= 0 {
+					h.Pos = f.PosAt(e.off + int64(from+i))
+					from += i + 1
+				}
+			}
 			if s.IPAddress != "" {
 				a, err := netip.ParseAddr(s.IPAddress)
 				if err != nil {

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/netsim/netsim/cloud"
+	"github.com/netsim/netsim/model/source"
 )
 
 // A passthrough Network Load Balancer at 203.0.113.50: tcp 80 to target pool pool-a
@@ -179,5 +180,17 @@ func TestProbeWhy(t *testing.T) {
 		if strings.Contains(d.Message, "probes") {
 			t.Errorf("probes admitted, yet: %q", d.Message)
 		}
+	}
+}
+
+// A backend's health is cited at its own line of the get-health export.
+func TestHealthPositions(t *testing.T) {
+	hs, err := parseHealth(source.NewFile("cloud/gcp/backend-service-health/b.json", []byte(`[
+ {"backend": "x/instanceGroups/ig",
+  "status": {"healthStatus": [
+    {"healthState": "HEALTHY", "instance": "x/instances/a"},
+    {"healthState": "UNHEALTHY", "instance": "x/instances/b"}]}}]`)))
+	if err != nil || len(hs) != 2 || hs[0].Pos.Line != 4 || hs[1].Pos.Line != 5 || hs[1].Group != "ig" || hs[1].State != "UNHEALTHY" {
+		t.Errorf("%+v %v", hs, err)
 	}
 }
