@@ -135,7 +135,9 @@ func Export(ctx context.Context, o cloudexport.Options, put cloudexport.Put) ([]
 		return nil, fmt.Errorf("alibaba: no credentials in the Alibaba Cloud chain (ALIBABA_CLOUD_ACCESS_KEY_ID/SECRET, aliyun CLI profile %q, ECS RAM role): %w", prof.Name, err)
 	}
 	cfg := func() *openapiutil.Config {
-		c := &openapiutil.Config{Credential: cred, RegionId: dara.String(region), RetryOptions: retryOptions()}
+		// The core has no timeouts unless given: a stalled endpoint would hang the collect.
+		c := &openapiutil.Config{Credential: cred, RegionId: dara.String(region), RetryOptions: retryOptions(),
+			ConnectTimeout: dara.Int(10_000), ReadTimeout: dara.Int(60_000)}
 		if o.Endpoint != "" {
 			u, err := url.Parse(o.Endpoint)
 			if err == nil && u.Host != "" {
