@@ -117,7 +117,8 @@ func Export(ctx context.Context, o cloudexport.Options, put cloudexport.Put) ([]
 		return nil, fmt.Errorf("azure: no credentials in the default chain (environment, workload identity, managed identity, az login): %w", err)
 	}
 	opts := &arm.ClientOptions{DisableRPRegistration: true}
-	opts.Retry = policy.RetryOptions{MaxRetries: retries, RetryDelay: retryDelay, MaxRetryDelay: maxRetryDelay}
+	// TryTimeout bounds each try: without it a stalled connection would hang the collect.
+	opts.Retry = policy.RetryOptions{MaxRetries: retries, RetryDelay: retryDelay, MaxRetryDelay: maxRetryDelay, TryTimeout: time.Minute}
 	if o.HTTPClient != nil {
 		opts.Transport = o.HTTPClient
 	}
