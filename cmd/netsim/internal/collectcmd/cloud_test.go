@@ -1,3 +1,5 @@
+//go:build !netsim_noaws && !netsim_nogcp
+
 package collectcmd
 
 import (
