@@ -846,6 +846,7 @@ func (cr *cloudRun) egressSource(n *model.Node, dst netip.Addr, proto uint8, por
 	}
 	if cr.sim == nil {
 		cr.sim = simulate.New(cr.r.c)
+		cr.sim.UseCloud(cr.p) // the exports are parsed once
 	}
 	src, err := simulate.Resolve(cr.r.c, "pod/"+pod.Key())
 	if err != nil {

@@ -17,3 +17,9 @@ func OpenCloud(c *model.Cluster) (p cloud.Provider, unread []string, err error) 
 	}
 	return s.cloud.p, s.cloud.unread, nil
 }
+
+// UseCloud makes the simulator's walk judge cloud hops with a provider already opened
+// (by OpenCloud, or a test's), instead of opening the bundle's exports again.
+func (s *Simulator) UseCloud(p cloud.Provider) {
+	s.cloud = cloudState{opened: true, p: p}
+}
