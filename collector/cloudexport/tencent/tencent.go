@@ -27,9 +27,12 @@
 //
 // Paging is Offset/Limit (Limit 100, each API's maximum) until TotalCount; DescribeSubnets,
 // DescribeRouteTables and the address template calls take them as strings, as their
-// API definitions say. RequestLimitExceeded is retried by the SDK with exponential
-// backoff; any other failure of a call is a gap naming the call and the CAM action, and
-// the other files are still written.
+// API definitions say. RequestLimitExceeded and its documented sub-codes
+// (RequestLimitExceeded.UinLimitExceeded, .IPLimitExceeded,
+// .GlobalRegionUinLimitExceeded) are retried with exponential backoff and jitter (the
+// SDK's own retry knows only the bare code, and sleeps past a cancelled context); any
+// other failure of a call is a gap naming the call and the CAM action, and the other
+// files are still written.
 //
 // Credentials: with --cloud-profile, that tccli profile's ~/.tccli/<profile>.credential;
 // otherwise the SDK's provider chain: TENCENTCLOUD_SECRET_ID/KEY, ~/.tencentcloud/credentials
@@ -144,8 +147,6 @@ func Export(ctx context.Context, o cloudexport.Options, put cloudexport.Put) ([]
 		return nil, fmt.Errorf("tencent: no credentials in the Tencent Cloud chain (TENCENTCLOUD_SECRET_ID/KEY, ~/.tencentcloud/credentials, tccli profile %q, CVM role): %w", name, err)
 	}
 	cp := profile.NewClientProfile()
-	cp.RateLimitExceededMaxRetries = retries
-	cp.RateLimitExceededRetryDuration = backoff
 	if o.Endpoint != "" {
 		u, err := url.Parse(o.Endpoint)
 		if err != nil || u.Host == "" {
@@ -238,8 +239,8 @@ func (x *exporter) fetch(ctx context.Context, c call, params map[string]any) (ma
 		if err := req.SetActionParameters(p); err != nil {
 			return nil, err
 		}
-		resp := tchttp.NewCommonResponse()
-		if err := x.c.Send(req, resp); err != nil {
+		resp, err := x.send(ctx, req)
+		if err != nil {
 			return nil, err
 		}
 		var env struct{ Response map[string]any }
@@ -271,6 +272,26 @@ func (x *exporter) fetch(ctx context.Context, c call, params map[string]any) (ma
 				first[c.list] = all
 			}
 			return first, nil
+		}
+	}
+}
+
+// send sends one request, retrying while the API answers a RequestLimitExceeded code.
+func (x *exporter) send(ctx context.Context, req *tchttp.CommonRequest) (*tchttp.CommonResponse, error) {
+	for try := 0; ; try++ {
+		resp := tchttp.NewCommonResponse()
+		err := x.c.Send(req, resp)
+		var se *tcerr.TencentCloudSDKError
+		if err == nil || try >= retries || !errors.As(err, &se) ||
+			(se.Code != "RequestLimitExceeded" && !strings.HasPrefix(se.Code, "RequestLimitExceeded.")) {
+			return resp, err
+		}
+		t := time.NewTimer(backoff(try))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, ctx.Err()
+		case <-t.C:
 		}
 	}
 }

@@ -30,7 +30,9 @@ func resp(content string) replay.Response {
 // action's frequency limit is hit, UnauthorizedOperation when CAM refuses.
 var (
 	limited = resp(`{"Error":{"Code":"RequestLimitExceeded","Message":"Your current request times equals to 21 in a second, which exceeds the frequency limit 20 for a second."},"RequestId":"r-l"}`)
-	refused = resp(`{"Error":{"Code":"UnauthorizedOperation","Message":"you are not authorized to perform operation (vpc:DescribeSecurityGroupPolicies)"},"RequestId":"r-u"}`)
+	// A documented sub-code of the frequency limit, per account.
+	limitedUin = resp(`{"Error":{"Code":"RequestLimitExceeded.UinLimitExceeded","Message":"Your request frequency exceeds the account's limit."},"RequestId":"r-l2"}`)
+	refused    = resp(`{"Error":{"Code":"UnauthorizedOperation","Message":"you are not authorized to perform operation (vpc:DescribeSecurityGroupPolicies)"},"RequestId":"r-u"}`)
 )
 
 func exchanges() []replay.Exchange {
@@ -62,7 +64,7 @@ func exchanges() []replay.Exchange {
 			Responses: []replay.Response{resp(`{"TotalCount":0,"RequestId":"r7","AddressTemplateGroupSet":[]}`)}},
 		// DescribeSubnets takes Offset and Limit as strings.
 		{Name: "subnets", Match: replay.All(action("DescribeSubnets"), replay.JSONField("Offset", "0"), replay.JSONField("Limit", "100")),
-			Responses: []replay.Response{resp(`{"TotalCount":1,"RequestId":"r8","SubnetSet":[{"SubnetId":"subnet-1","VpcId":"vpc-1","CidrBlock":"10.0.1.0/24","RouteTableId":"rtb-1"}]}`)}},
+			Responses: []replay.Response{limitedUin, resp(`{"TotalCount":1,"RequestId":"r8","SubnetSet":[{"SubnetId":"subnet-1","VpcId":"vpc-1","CidrBlock":"10.0.1.0/24","RouteTableId":"rtb-1"}]}`)}},
 		{Name: "tables", Match: action("DescribeRouteTables"),
 			Responses: []replay.Response{resp(`{"TotalCount":1,"RequestId":"r9","RouteTableSet":[{"RouteTableId":"rtb-1","VpcId":"vpc-1","Main":true,
 				"AssociationSet":[{"SubnetId":"subnet-1","RouteTableId":"rtb-1"}],
@@ -153,7 +155,7 @@ func TestExport(t *testing.T) {
 	if rs := s.Served("instances-1"); len(rs) != 1 || !reflect.DeepEqual(rs[0].JSON("Limit"), float64(100)) {
 		t.Errorf("second page: %+v", rs)
 	}
-	if rs := s.Served("subnets"); len(rs) != 1 || rs[0].JSON("Offset") != "0" {
+	if rs := s.Served("subnets"); len(rs) != 2 || rs[1].JSON("Offset") != "0" {
 		t.Errorf("DescribeSubnets: %+v", rs)
 	}
 
