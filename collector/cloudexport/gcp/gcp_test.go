@@ -82,7 +82,7 @@ func fixture(t *testing.T) *replay.Server {
 			{ContentType: "application/json", Body: `{"kind":"compute#instanceAggregatedList","items":{"zones/us-central1-a":{"instances":[` + nodeA + `]}},"nextPageToken":"pg2"}`},
 		}},
 		replay.Exchange{Name: "instances/2", Match: get("/aggregated/instances", replay.Query("pageToken", "pg2")),
-			Responses: ok(`{"kind":"compute#instanceAggregatedList","items":{"zones/us-central1-b":{"instances":[` + nodeB + `]},"zones/us-east1-b":{"warning":{"code":"NO_RESULTS_ON_PAGE"}}}}`)},
+			Responses: ok(`{"kind":"compute#instanceAggregatedList","items":{"zones/us-central1-b":{"instances":[` + nodeB + `]},"zones/us-east1-b":{"warning":{"code":"NO_RESULTS_ON_PAGE"}}},"unreachables":["zones/asia-east1-a"]}`)},
 		replay.Exchange{Name: "firewalls", Match: get("/global/firewalls"), Responses: []replay.Response{
 			{Status: 403, ContentType: "application/json", Body: throttled403},
 			{ContentType: "application/json", Body: firewalls},
@@ -163,8 +163,10 @@ func TestExportParsesThrough(t *testing.T) {
 		t.Errorf("getNatMappingInfo asked %d times, want once (only nat-router has a NAT)", len(r))
 	}
 
-	if len(gaps) != 1 || gaps[0].Scope != "cloud/gcp/networks.json" || !strings.Contains(gaps[0].Reason, "compute.networks.list") ||
-		!strings.Contains(gaps[0].Reason, "networks.list") {
+	// A zone the aggregated list could not reach is a gap on the file that lacks it; the
+	// denied call is a gap naming the call and its permission.
+	if len(gaps) != 2 || gaps[0].Scope != "cloud/gcp/instances.json" || !strings.Contains(gaps[0].Reason, "zones/asia-east1-a") ||
+		gaps[1].Scope != "cloud/gcp/networks.json" || !strings.Contains(gaps[1].Reason, "networks.list failed (it needs the IAM permission compute.networks.list)") {
 		t.Errorf("gaps = %+v", gaps)
 	}
 	want := []string{"backend-service-health/k8s-ilb.json", "backend-services.json", "firewall-rules.json", "forwarding-rules.json",
