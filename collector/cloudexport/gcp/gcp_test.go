@@ -3,6 +3,7 @@ package gcp
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/netip"
 	"os"
 	"path"
@@ -93,7 +94,7 @@ func fixture(t *testing.T) *replay.Server {
 		replay.Exchange{Name: "forwardingRules", Match: get("/aggregated/forwardingRules"), Responses: ok(fwdRules)},
 		replay.Exchange{Name: "targetPools", Match: get("/aggregated/targetPools"), Responses: ok(pools)},
 		replay.Exchange{Name: "targetPools.getHealth", Match: replay.All(replay.Method("POST"), replay.Path(base+"/regions/us-central1/targetPools/a1b2c3/getHealth")),
-			Responses: []replay.Response{{ContentType: "application/json", BodyFunc: func(r *replay.Request) string {
+			Responses: []replay.Response{{Status: 503, ContentType: "application/json", Body: `{"error":{"code":503,"message":"Backend Error"}}`}, {ContentType: "application/json", BodyFunc: func(r *replay.Request) string {
 				inst, _ := r.JSON("instance").(string)
 				state := "HEALTHY"
 				if strings.HasSuffix(inst, "/node-b") {
@@ -156,8 +157,10 @@ func TestExportParsesThrough(t *testing.T) {
 	if r := srv.Served("networks"); len(r) != 1 {
 		t.Errorf("a 403 forbidden was asked %d times; it is not to be retried", len(r))
 	}
-	if r := srv.Served("targetPools.getHealth"); len(r) != 2 {
-		t.Errorf("getHealth asked %d times, want once per instance of the pool", len(r))
+	// getHealth is a POST: the retry after the 503 sends the same body again.
+	if r := srv.Served("targetPools.getHealth"); len(r) != 3 || r[0].Status != 503 || r[0].JSON("instance") != r[1].JSON("instance") ||
+		!strings.HasSuffix(fmt.Sprint(r[1].JSON("instance")), "/node-a") || !strings.HasSuffix(fmt.Sprint(r[2].JSON("instance")), "/node-b") {
+		t.Errorf("getHealth requests %+v; want node-a (throttled, then again), node-b", r)
 	}
 	if r := srv.Served("routers.getNatMappingInfo"); len(r) != 1 {
 		t.Errorf("getNatMappingInfo asked %d times, want once (only nat-router has a NAT)", len(r))
