@@ -141,3 +141,17 @@ func TestAddValidates(t *testing.T) {
 	}()
 	New(t, Exchange{Name: "empty", Match: Any()})
 }
+
+// NewTLS serves the same exchanges over https, to the server's own client.
+func TestTLS(t *testing.T) {
+	s := NewTLS(t, Exchange{Name: "v", Match: All(Method("GET"), Path("/v1/vpcs")), Responses: []Response{{ContentType: "application/json", Body: `{"vpcs":[]}`}}})
+	if !strings.HasPrefix(s.URL, "https://") {
+		t.Fatalf("URL %s", s.URL)
+	}
+	if st, b := get(t, s.Client(), "GET", s.URL+"/v1/vpcs", "", "", nil); st != 200 || b != `{"vpcs":[]}` {
+		t.Errorf("got %d %q", st, b)
+	}
+	if r := s.Served("v"); len(r) != 1 || r[0].Status != 200 {
+		t.Errorf("served %+v", r)
+	}
+}
