@@ -256,3 +256,39 @@ func TestCloudBundles(t *testing.T) {
 		}
 	}
 }
+
+// TestCloudBadExports: a malformed export stops the diagnosis with an error naming its file
+// and line (as a trace does); exports of a provider netsim does not read are a note, never
+// taken as allowed.
+func TestCloudBadExports(t *testing.T) {
+	dir := composeCloud(t, "aws", "healthy")
+	bad := filepath.Join(dir, "cloud/aws/describe-security-groups.json")
+	if err := os.WriteFile(bad, []byte("{\n  \"SecurityGroups\": [\n    {\"GroupId\": \"sg-1\",\n     \"IpPermissions\": [{\"IpProtocol\": \"tcp\", \"FromPort\": \"x\"}]}\n  ]\n}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Run(loadBundle(t, dir), Options{}); err == nil || !strings.Contains(err.Error(), "cloud/aws/describe-security-groups.json:4") {
+		t.Errorf("malformed export: %v, want an error naming describe-security-groups.json:4", err)
+	}
+
+	dir = composeCloud(t, "aws", "healthy")
+	if err := os.RemoveAll(filepath.Join(dir, "cloud/aws")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "cloud/othercloud"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "cloud/othercloud/vpcs.json"), []byte("[]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := Run(loadBundle(t, dir), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	noted := false
+	for _, n := range rep.Notes {
+		noted = noted || strings.Contains(n, "cloud/othercloud exports, which netsim does not read yet")
+	}
+	if !noted {
+		t.Errorf("unread provider not noted: %v", rep.Notes)
+	}
+}
