@@ -36,11 +36,12 @@ var HealthCheckRanges = []netip.Prefix{
 type ForwardingRule struct {
 	Name, Region, Scheme string
 	IP                   netip.Addr
-	Proto                string      // TCP, UDP, SCTP, ESP, ICMP, L3_DEFAULT
-	Ports                []PortRange // none: all ports
-	Target               string      // a target pool (or proxy) name
-	TargetKind           string      // the URL's collection: targetPools, targetHttpProxies, ...
-	Service              string      // a backend service name
+	Range                netip.Prefix // the IP as a /32, or an IPv6 rule's /96
+	Proto                string       // TCP, UDP, SCTP, ESP, ICMP, L3_DEFAULT
+	Ports                []PortRange  // none: all ports
+	Target               string       // a target pool (or proxy) name
+	TargetKind           string       // the URL's collection: targetPools, targetHttpProxies, ...
+	Service              string       // a backend service name
 	Pos                  source.Pos
 }
 
@@ -102,11 +103,12 @@ func (x *Export) parseForwardingRules(f *source.File) error {
 		if v.Name == "" {
 			return source.Errorf(pos, "a forwarding rule without a name")
 		}
-		a, err := netip.ParseAddr(v.IPAddress)
+		// An IPv4 rule holds an address; an IPv6 one a /96 range.
+		r, err := parsePrefix(v.IPAddress)
 		if err != nil {
 			return source.Errorf(pos, "forwarding rule %s: IPAddress %q is not an IP address", v.Name, v.IPAddress)
 		}
-		fr := &ForwardingRule{Name: v.Name, Region: last(v.Region), Scheme: strings.ToUpper(v.LoadBalancingScheme), IP: a,
+		fr := &ForwardingRule{Name: v.Name, Region: last(v.Region), Scheme: strings.ToUpper(v.LoadBalancingScheme), IP: r.Addr(), Range: r,
 			Proto: strings.ToUpper(v.IPProtocol), Service: lastOr(v.BackendService), Pos: pos}
 		if fr.Scheme == "" {
 			fr.Scheme = "EXTERNAL"

@@ -1,6 +1,7 @@
 package gcp
 
 import (
+	"net/netip"
 	"strings"
 	"testing"
 
@@ -192,5 +193,13 @@ func TestHealthPositions(t *testing.T) {
     {"healthState": "UNHEALTHY", "instance": "x/instances/b"}]}}]`)))
 	if err != nil || len(hs) != 2 || hs[0].Pos.Line != 4 || hs[1].Pos.Line != 5 || hs[1].Group != "ig" || hs[1].State != "UNHEALTHY" {
 		t.Errorf("%+v %v", hs, err)
+	}
+}
+
+// An IPv6 forwarding rule holds a /96: any address in it is the load balancer's.
+func TestForwardingRuleIPv6(t *testing.T) {
+	x := parse(t, map[string]string{FileForwardingRules: `[{"name": "v6", "IPAddress": "2600:1900:4000:1::/96", "IPProtocol": "TCP", "ports": ["80"], "target": "x/targetPools/p"}]`})
+	if fr := x.Rules[0]; fr.Range.String() != "2600:1900:4000:1::/96" || !fr.Range.Contains(netip.MustParseAddr("2600:1900:4000:1::5")) {
+		t.Errorf("%+v", fr)
 	}
 }

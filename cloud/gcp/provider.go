@@ -375,7 +375,7 @@ func (p *Provider) route(l cloud.Leg) ([]cloud.Decision, cloud.Landing) {
 func (p *Provider) Inbound(pk packet.Packet) ([]cloud.Entry, bool) {
 	var rules []*ForwardingRule
 	for _, fr := range p.X.Rules {
-		if fr.IP == pk.Dst {
+		if fr.Range.Contains(pk.Dst) {
 			rules = append(rules, fr)
 		}
 	}
