@@ -60,10 +60,12 @@ type RoutedRange struct {
 	Pos    source.Pos
 }
 
+// exactClassLimit: up to this many nodes every node is its own class (exact); beyond
+// it, nodes are grouped by the identity the provider gives them, else by the labels that
+// follow their cloud identity. A variable so a test can group a small bundle.
+var exactClassLimit = 64
+
 const (
-	// exactClassLimit: up to this many nodes every node is its own class (exact); beyond
-	// it, nodes are grouped by the labels that follow their cloud identity.
-	exactClassLimit = 64
 	// maxPodPorts bounds the Service target ports probed per pair of classes.
 	maxPodPorts = 64
 	// cloudClient is the outside client of the probes: TEST-NET-2 (RFC 5737), the
@@ -207,7 +209,10 @@ func (cr *cloudRun) prepare() {
 	for _, n := range nodes {
 		key := n.Name
 		switch {
-		case byProvider:
+		// Small clusters are judged node by node even when the provider can group them:
+		// a node's own routes (a host-gw pod-CIDR route, row 5) are not part of its
+		// identity, and exactness costs little there.
+		case byProvider && len(nodes) > exactClassLimit:
 			if id, ok := ident.CloudIdentity(n.Name); ok {
 				key = "cloud:" + id
 			}

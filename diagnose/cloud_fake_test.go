@@ -125,9 +125,12 @@ func TestCloudNativePodPorts(t *testing.T) {
 	}
 }
 
-// TestCloudClassesAndRanges: a provider's identity groups nodes (one class: one pair of
-// nodes probed), and its routed ranges are compared with the pod and Service CIDRs.
+// TestCloudClassesAndRanges: beyond exactClassLimit nodes a provider's identity groups
+// nodes (one class: one pair of nodes probed), and its routed ranges are compared with the
+// pod and Service CIDRs.
 func TestCloudClassesAndRanges(t *testing.T) {
+	defer func(n int) { exactClassLimit = n }(exactClassLimit)
+	exactClassLimit = 1
 	f := &fakeCloud{ident: map[string]string{"node1": "subnet-a/sg-1", "node2": "subnet-a/sg-1"},
 		ranges: []RoutedRange{
 			{Prefix: netip.MustParsePrefix("10.200.0.0/16"), Local: true, Where: "the VPC", Object: "vpc/v1", Pos: source.Pos{File: "cloud/fake/vpc.json", Line: 2}},
