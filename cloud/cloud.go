@@ -138,3 +138,41 @@ type Provider interface {
 	// does not know the address.
 	Inbound(p packet.Packet) (entries []Entry, ok bool)
 }
+
+// CloudIdentifier is optional: a provider implements it when it can say which cloud
+// attributes decide a node's traffic (its network and subnet, which pick its route table;
+// its security groups, network tags or NSGs; whether it has a public address). Nodes with
+// the same identity meet the same rules, so diagnose judges them once, as one class, in
+// clusters beyond its exact limit (64 nodes). ok is false for a node the exports do not
+// map; such a node is judged on its own.
+type CloudIdentifier interface {
+	CloudIdentity(node string) (id string, ok bool)
+}
+
+// CloudRanges is optional: a provider implements it when it can list the address ranges
+// its network routes: its own (Local: the VPC's or VNet's ranges and subnets) and those it
+// sends elsewhere (peered networks, VPNs, on-premises ranges, transit gateways, CEN/CCN).
+// Diagnose compares them with the cluster's pod and Service CIDRs (FIELD-GUIDE row 24): a
+// pod or Service CIDR overlapping a range routed elsewhere, or a Service CIDR overlapping
+// the network's own ranges, is an error citing the route. Default routes (a /0) and the
+// routes the cluster's own nodes receive (a node's pod CIDR to its interface) are not
+// listed: they overlap by design.
+type CloudRanges interface {
+	RoutedRanges() []RoutedRange
+}
+
+// RoutedRange is one range a cloud network routes.
+type RoutedRange struct {
+	Prefix netip.Prefix
+	// Local marks the network's own range (a VPC's CIDR, a subnet's range).
+	Local bool
+	// Pods marks a Local range the network assigns to pods or Services itself (a GKE
+	// subnet's secondary range, a Terway pod vSwitch, an Azure CNI pod subnet): a cluster
+	// range inside it is VPC-native, not an overlap.
+	Pods bool
+	// Where says where it leads ("vpc-0abc through pcx-0abc", "the VPC vpc-0abc").
+	Where string
+	// Object and Pos cite the route or range.
+	Object string
+	Pos    source.Pos
+}

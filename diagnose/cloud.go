@@ -28,37 +28,10 @@ import (
 	"github.com/netsim/netsim/cloud"
 	"github.com/netsim/netsim/model"
 	"github.com/netsim/netsim/model/iproute"
-	"github.com/netsim/netsim/model/source"
 	"github.com/netsim/netsim/rules/packet"
 	"github.com/netsim/netsim/rules/routing"
 	"github.com/netsim/netsim/simulate"
 )
-
-// CloudIdentifier is implemented by providers that can say which cloud attributes decide a
-// node's traffic (its subnet, security groups, network tags): nodes with the same identity
-// are judged once, as one class. ok is false for a node the exports do not map.
-type CloudIdentifier interface {
-	CloudIdentity(node string) (id string, ok bool)
-}
-
-// CloudRanges is implemented by providers that can list the address ranges their network
-// routes: its own (Local) and those it sends elsewhere (peered networks, VPNs, on-premises
-// ranges, transit gateways), for the overlap check of FIELD-GUIDE row 24.
-type CloudRanges interface {
-	RoutedRanges() []RoutedRange
-}
-
-// RoutedRange is one range a cloud network routes.
-type RoutedRange struct {
-	Prefix netip.Prefix
-	// Local marks the network's own range (a VPC's CIDR, a subnet's range).
-	Local bool
-	// Where says where it leads ("vpc-0abc through pcx-0abc").
-	Where string
-	// Object and Pos cite the route or range.
-	Object string
-	Pos    source.Pos
-}
 
 // exactClassLimit: up to this many nodes every node is its own class (exact); beyond
 // it, nodes are grouped by the identity the provider gives them, else by the labels that
@@ -203,7 +176,7 @@ func (cr *cloudRun) prepare() {
 	c := cr.r.c
 	nodes := append([]*model.Node(nil), c.Nodes...)
 	sort.Slice(nodes, func(i, j int) bool { return nodes[i].Name < nodes[j].Name })
-	ident, byProvider := cr.p.(CloudIdentifier)
+	ident, byProvider := cr.p.(cloud.CloudIdentifier)
 	byKey := map[string]*nodeClass{}
 	how := "every node is its own class"
 	for _, n := range nodes {
@@ -885,7 +858,7 @@ func (cr *cloudRun) egressSource(n *model.Node, dst netip.Addr, proto uint8, por
 // 24). Without CloudRanges, a pod CIDR that overlaps a routed range still shows in the
 // route decisions of the pod-to-pod probes (the provider's own overlap code).
 func (cr *cloudRun) overlaps() {
-	cr2, ok := cr.p.(CloudRanges)
+	cr2, ok := cr.p.(cloud.CloudRanges)
 	if !ok {
 		cr.note(fmt.Sprintf("cloud/%s does not list its routed ranges: pod and Service CIDRs were compared with them only through the routes the node-to-node probes took", cr.p.Name()))
 		return

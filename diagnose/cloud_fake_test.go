@@ -16,7 +16,7 @@ import (
 // the receiving NIC, says unknown to the internet, and records every leg it judged.
 type fakeCloud struct {
 	deny   func(p packet.Packet) bool
-	ranges []RoutedRange
+	ranges []cloud.RoutedRange
 	ident  map[string]string
 	legs   []cloud.Leg
 }
@@ -49,7 +49,7 @@ func (f *fakeCloud) CloudIdentity(node string) (string, bool) {
 // rangedCloud adds CloudRanges to fakeCloud.
 type rangedCloud struct{ *fakeCloud }
 
-func (r rangedCloud) RoutedRanges() []RoutedRange { return r.ranges }
+func (r rangedCloud) RoutedRanges() []cloud.RoutedRange { return r.ranges }
 
 // plainCloud is fakeCloud without the optional interfaces.
 type plainCloud struct{ f *fakeCloud }
@@ -132,7 +132,7 @@ func TestCloudClassesAndRanges(t *testing.T) {
 	defer func(n int) { exactClassLimit = n }(exactClassLimit)
 	exactClassLimit = 1
 	f := &fakeCloud{ident: map[string]string{"node1": "subnet-a/sg-1", "node2": "subnet-a/sg-1"},
-		ranges: []RoutedRange{
+		ranges: []cloud.RoutedRange{
 			{Prefix: netip.MustParsePrefix("10.200.0.0/16"), Local: true, Where: "the VPC", Object: "vpc/v1", Pos: source.Pos{File: "cloud/fake/vpc.json", Line: 2}},
 			{Prefix: netip.MustParsePrefix("10.244.128.0/17"), Where: "vpc-legacy through pcx-1", Object: "route 10.244.128.0/17", Pos: source.Pos{File: "cloud/fake/routes.json", Line: 9}},
 			{Prefix: netip.MustParsePrefix("10.96.0.0/12"), Where: "on-premises through vgw-1", Object: "route 10.96.0.0/12", Pos: source.Pos{File: "cloud/fake/routes.json", Line: 14}},
