@@ -18,7 +18,7 @@ func NewCommand(io streams.IO) *cobra.Command {
 	var bundlePath, output string
 	cmd := &cobra.Command{
 		Use:   "diagnose -b BUNDLE [-o text|json]",
-		Short: "Find the failures a bundle shows without a flow: Services, kube-proxy, firewalls, sysctls, routes, tunnels, MTUs, addresses, policies",
+		Short: "Find the failures a bundle shows without a flow: Services, kube-proxy, firewalls, sysctls, routes, tunnels, MTUs, addresses, policies, the cloud",
 		Long: `Look through the whole bundle for the failures of the field guide that show without a
 flow: Services without endpoints, not-ready endpoints, targetPorts no pod declares, endpoints
 that do not listen, the cluster DNS without endpoints; kube-proxy rules that lag the API on a
@@ -27,7 +27,10 @@ ip_forward, bridge-nf-call-iptables and strict rp_filter on an asymmetric path; 
 blackholed or misdirected routes to other nodes' pod CIDRs, VXLAN neighbour and fdb entries;
 pods without a route out; MTU mismatches; nodes without a podCIDR, overlapping CIDRs,
 duplicate addresses, static neighbours with the wrong MAC, hairpin off; policies nothing
-enforces; and iptables rules no packet can reach (shadowed by an earlier rule).
+enforces; iptables rules no packet can reach (shadowed by an earlier rule); and, when the
+bundle has cloud/ exports, what the cloud network refuses of the traffic the cluster needs
+(between node classes, from outside to LoadBalancer and NodePort Services, to endpoints outside
+the cluster and the internet) and pod or Service CIDRs overlapping a range it routes.
 
 Each finding has a code, a severity (error: traffic the cluster's own objects say should
 flow will not; warning; info), the node, the evidence (file and line, or object) and a fix.
