@@ -1,14 +1,10 @@
 package root
 
 import (
-	"encoding/json"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/netsim/netsim/internal/golden"
 )
 
 // TestCloudBundles traces the cloud field-guide rows (17-22, 24, and the cloud side of
@@ -27,21 +23,7 @@ func TestCloudBundles(t *testing.T) {
 }
 
 func testCloudBundles(t *testing.T, root, provider string, guideRows []string) {
-	data, err := os.ReadFile(filepath.Join(root, "testdata/cloud", provider, "cases.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var scenarios []struct {
-		Name  string `json:"name"`
-		Guide string `json:"fieldGuide"`
-		Cases []struct {
-			Args    []string `json:"args"`
-			Verdict string   `json:"verdict"`
-		} `json:"cases"`
-	}
-	if err := json.Unmarshal(data, &scenarios); err != nil {
-		t.Fatal(err)
-	}
+	scenarios := readScenarios(t, root, filepath.Join("testdata/cloud", provider, "cases.json"))
 	rows := map[string]bool{}
 	for _, sc := range scenarios {
 		rows[sc.Guide] = true
@@ -55,35 +37,8 @@ func testCloudBundles(t *testing.T, root, provider string, guideRows []string) {
 	if provider != "aws" {
 		prefix = provider + "-"
 	}
-	for _, sc := range scenarios {
-		b := composeProviderBundle(t, root, provider, sc.Name)
-		for i, c := range sc.Cases {
-			name := fmt.Sprintf("%s%s-%d", prefix, sc.Name, i)
-			t.Run(name, func(t *testing.T) {
-				args := append([]string{"trace", "-b", b}, c.Args...)
-				jsonOut, errOut, code := run(t, append(args, "-o", "json")...)
-				var doc struct {
-					Verdict string `json:"verdict"`
-				}
-				if err := json.Unmarshal([]byte(jsonOut), &doc); err != nil {
-					t.Fatalf("%v: %v\n%s%s", args, err, jsonOut, errOut)
-				}
-				if doc.Verdict != c.Verdict {
-					t.Errorf("%v: verdict %q, want %q", c.Args, doc.Verdict, c.Verdict)
-				}
-				want := map[string]int{"delivered": 0, "unknown": 3}[c.Verdict]
-				if _, ok := map[string]int{"delivered": 0, "unknown": 3}[c.Verdict]; !ok {
-					want = 1
-				}
-				if code != want {
-					t.Errorf("%v: exit %d, want %d for %s", c.Args, code, want, c.Verdict)
-				}
-				text, _, _ := run(t, args...)
-				golden.Check(t, filepath.Join(root, "cmd/netsim/internal/root/testdata/cloud", name+".txt"), []byte(text))
-				golden.Check(t, filepath.Join(root, "cmd/netsim/internal/root/testdata/cloud", name+".json"), []byte(jsonOut))
-			})
-		}
-	}
+	replay(t, root, scenarios, func(t *testing.T, name string) string { return composeProviderBundle(t, root, provider, name) },
+		"cmd/netsim/internal/root/testdata/cloud", prefix, true)
 }
 
 // composeCloudBundle lays testdata/cloud/aws/NAME over a copy of the testbed bundle.

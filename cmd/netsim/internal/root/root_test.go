@@ -2,8 +2,6 @@ package root
 
 import (
 	"bytes"
-	"encoding/json"
-	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -136,55 +134,12 @@ func TestVersionAndCompletion(t *testing.T) {
 // follow it, and the text and JSON outputs must match their golden files.
 func TestFaultBundles(t *testing.T) {
 	root := repoRoot(t)
-	data, err := os.ReadFile(filepath.Join(root, "testdata/faults/cases.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var scenarios []struct {
-		Name  string `json:"name"`
-		Guide string `json:"fieldGuide"`
-		Cases []struct {
-			Args    []string `json:"args"`
-			Verdict string   `json:"verdict"`
-		} `json:"cases"`
-	}
-	if err := json.Unmarshal(data, &scenarios); err != nil {
-		t.Fatal(err)
-	}
+	scenarios := readScenarios(t, root, "testdata/faults/cases.json")
 	if len(scenarios) < 26 {
 		t.Fatalf("%d frozen scenarios, want the healthy ones and 17 faults", len(scenarios))
 	}
-	for _, sc := range scenarios {
-		for i, c := range sc.Cases {
-			name := fmt.Sprintf("%s-%d", sc.Name, i)
-			t.Run(name, func(t *testing.T) {
-				args := append([]string{"trace", "-b", "testdata/faults/" + sc.Name + ".tar.gz"}, c.Args...)
-				jsonOut, errOut, code := run(t, append(args, "-o", "json")...)
-				var doc struct {
-					SchemaVersion int    `json:"schemaVersion"`
-					Verdict       string `json:"verdict"`
-				}
-				if err := json.Unmarshal([]byte(jsonOut), &doc); err != nil {
-					t.Fatalf("%v: %v\n%s%s", args, err, jsonOut, errOut)
-				}
-				if doc.SchemaVersion != 1 || doc.Verdict != c.Verdict {
-					t.Errorf("%v: verdict %q (schema %d), the kernel confirmed %q", args, doc.Verdict, doc.SchemaVersion, c.Verdict)
-				}
-				want := map[string]int{"delivered": 0, "unknown": 3}[c.Verdict]
-				if _, ok := map[string]int{"delivered": 0, "unknown": 3}[c.Verdict]; !ok {
-					want = 1
-				}
-				if code != want {
-					t.Errorf("%v: exit %d, want %d for %s", args, code, want, c.Verdict)
-				}
-				text, _, _ := run(t, args...)
-				golden.Check(t, filepath.Join(root, "cmd/netsim/internal/root/testdata/faults", name+".txt"), []byte(text))
-				if i == 0 {
-					golden.Check(t, filepath.Join(root, "cmd/netsim/internal/root/testdata/faults", name+".json"), []byte(jsonOut))
-				}
-			})
-		}
-	}
+	replay(t, root, scenarios, func(_ *testing.T, name string) string { return "testdata/faults/" + name + ".tar.gz" },
+		"cmd/netsim/internal/root/testdata/faults", "", false)
 }
 
 // TestTraceUsage checks that trace's usage and bundle errors exit 2 with a message that
