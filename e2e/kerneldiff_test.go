@@ -219,62 +219,82 @@ func errOutcome(err error) string {
 // TestKernelDifferential runs the cases; see the file comment.
 func TestKernelDifferential(t *testing.T) {
 	d := upDiffNet(t)
-	seeds := []int64{}
+	runDifferential(t, d, diffSeeds(*diffCases), "kernel-differential", func(seed int64) ([]probe, string, error) {
+		c := genCase(seed)
+		text := fmt.Sprintf("--- iptables\n%s--- ipset\n%s--- routing\n%s", c.iptables, c.ipset, routingText(c))
+		return c.probes, text, d.load(c)
+	}, d.engine)
+}
+
+// diffSeeds is the seeds to run: -diff.seed alone, else 1..n.
+func diffSeeds(n int) []int64 {
 	if *diffSeed != 0 {
-		seeds = append(seeds, *diffSeed)
-	} else {
-		for i := 1; i <= *diffCases; i++ {
-			seeds = append(seeds, int64(i))
-		}
+		return []int64{*diffSeed}
 	}
+	seeds := make([]int64, 0, n)
+	for i := 1; i <= n; i++ {
+		seeds = append(seeds, int64(i))
+	}
+	return seeds
+}
+
+// runDifferential is the loop both differentials share: per seed, load loads the case
+// into the router (returning its probes and a text of the case for a failure), engine
+// builds netsim's engine from the router's dumps, the probes are sent at once, and each
+// outcome the client saw is compared with netsim's prediction. Undecided (unknown)
+// predictions are counted, never taken as agreement.
+func runDifferential(t *testing.T, d *diffNet, seeds []int64, label string,
+	load func(seed int64) ([]probe, string, error), engine func(t *testing.T) (*simulate.NetNS, error)) {
+	t.Helper()
+	verbose := os.Getenv("NETSIM_DIFF_VERBOSE") != ""
 	agree, probes, undecided, limited := 0, 0, 0, 0
 	var failures []string
 	for _, seed := range seeds {
-		c := genCase(seed)
-		if err := d.load(c); err != nil {
-			t.Fatalf("seed %d: loading the case: %v\n%s", seed, err, c.iptables)
-		}
-		engine, err := d.engine(t)
+		ps, text, err := load(seed)
 		if err != nil {
-			t.Fatalf("seed %d: the engine could not read the dumps: %v", seed, err)
+			t.Fatalf("seed %d: loading the case: %v\n%s", seed, err, text)
+		}
+		e, err := engine(t)
+		if err != nil {
+			t.Fatalf("seed %d: the engine could not read the dumps: %v\n%s", seed, err, text)
 		}
 		sh("ip", "netns", "exec", d.router, "conntrack", "-F")
 		if os.Getenv("NETSIM_DIFF_SLEEP") != "" {
 			time.Sleep(2 * time.Second)
 		}
-		got := make([]string, len(c.probes))
+		got := make([]string, len(ps))
 		var wg sync.WaitGroup
-		for i, p := range c.probes {
+		for i, p := range ps {
 			wg.Add(1)
 			go func(i int, p probe) { defer wg.Done(); got[i] = d.send(p) }(i, p)
 		}
 		wg.Wait()
-		for i, p := range c.probes {
+		for i, p := range ps {
 			probes++
-			want := predict(engine, p)
-			if os.Getenv("NETSIM_DIFF_VERBOSE") != "" {
+			want := predict(e, p)
+			if verbose {
 				t.Logf("seed %d %s: kernel %s, netsim %v", seed, p, got[i], keys(want))
 			}
-			if want["unknown"] {
+			switch {
+			case want["unknown"]:
 				undecided++
-				continue
-			}
-			if want[got[i]] {
+				if verbose {
+					t.Logf("seed %d %s undecided: %s", seed, p, unknownWhy(e, p))
+				}
+			case want[got[i]]:
 				agree++
-				continue
-			}
-			if got[i] == "timeout" && want[rateLimited] {
+			case got[i] == "timeout" && want[rateLimited]:
 				// A route's ICMP error was suppressed by ip_error's per-source rate limit
 				// (about 5 back to back, then one a second): the kernel's documented behaviour.
 				limited++
-				continue
+			default:
+				failures = append(failures, fmt.Sprintf("seed %d, probe %s: the kernel gave %s, netsim predicted %v\n%s",
+					seed, p, got[i], keys(want), text))
 			}
-			failures = append(failures, fmt.Sprintf("seed %d, probe %s: the kernel gave %s, netsim predicted %v\n--- iptables\n%s--- ipset\n%s--- routing\n%s",
-				seed, p, got[i], keys(want), c.iptables, c.ipset, routingText(c)))
 		}
 	}
-	t.Logf("kernel-differential: %d cases, %d probes: %d agree, %d more agree but for a route error the kernel rate-limited, %d undecided (unknown), %d disagree",
-		len(seeds), probes, agree, limited, undecided, len(failures))
+	t.Logf("%s: %d cases, %d probes: %d agree, %d more agree but for a route error the kernel rate-limited, %d undecided (unknown), %d disagree",
+		label, len(seeds), probes, agree, limited, undecided, len(failures))
 	for i, f := range failures {
 		if i == 5 {
 			t.Errorf("... and %d more disagreements", len(failures)-5)
@@ -345,16 +365,23 @@ func restore(ns, tool, input string, args ...string) error {
 }
 
 // engine dumps the router the way a bundle holds it and builds the engine from the dump.
-func (d *diffNet) engine(t *testing.T) (*simulate.NetNS, error) {
+func (d *diffNet) engine(t *testing.T) (*simulate.NetNS, error) { return d.engineWith(t, nil) }
+
+// engineWith is engine with more dump files (file name to command run in the router).
+func (d *diffNet) engineWith(t *testing.T, extra map[string][]string) (*simulate.NetNS, error) {
 	dir := t.TempDir()
 	nd := filepath.Join(dir, "nodes", "router")
 	os.MkdirAll(nd, 0o755)
 	os.WriteFile(filepath.Join(dir, "manifest.yaml"), []byte("format: netsim-bundle/v1\n"), 0o644)
-	for file, args := range map[string][]string{
+	dumps := map[string][]string{
 		"addr.json": {"ip", "-j", "-d", "addr"}, "route.json": {"ip", "-j", "route", "show", "table", "all"},
 		"rule.json": {"ip", "-j", "rule"}, "neigh.json": {"ip", "-j", "neigh"}, "sysctl.txt": {"sysctl", "net"},
 		"sockets.txt": {"ss", "-Htuanp"}, "iptables-save.txt": {"iptables-save"}, "ipset.txt": {"ipset", "save"},
-	} {
+	}
+	for f, args := range extra {
+		dumps[f] = args
+	}
+	for file, args := range dumps {
 		out, _ := exec.Command("ip", append([]string{"netns", "exec", d.router}, args...)...).Output()
 		os.WriteFile(filepath.Join(nd, file), out, 0o644)
 	}
