@@ -855,18 +855,40 @@ func (cr *cloudRun) egressSource(n *model.Node, dst netip.Addr, proto uint8, por
 }
 
 // overlaps compares the pod and Service CIDRs with the ranges the provider routes (row
-// 24). Without CloudRanges, a pod CIDR that overlaps a routed range still shows in the
-// route decisions of the pod-to-pod probes (the provider's own overlap code).
+// 24, cloud.CloudRanges): a pod or Service CIDR overlapping a range routed elsewhere (a
+// peered network, a VPN, on premises) is an error citing the route, since traffic from
+// pods to hosts there, or to Services, goes the wrong way. Against the network's own
+// (Local) ranges: a Service CIDR overlapping one is an error (kube-proxy captures the
+// hosts' addresses), unless it lies inside a range the network reserves for the cluster
+// (Pods: GKE's secondary ranges); a pod CIDR overlapping one is VPC-native when the
+// network delivers a pod address there to its node (localOverlap), else an error.
+// Without CloudRanges, a pod CIDR that overlaps a routed range still shows in the route
+// decisions of the pod-to-pod probes (the provider's own overlap code).
 func (cr *cloudRun) overlaps() {
-	cr2, ok := cr.p.(cloud.CloudRanges)
+	cp, ok := cr.p.(cloud.CloudRanges)
 	if !ok {
 		cr.note(fmt.Sprintf("cloud/%s does not list its routed ranges: pod and Service CIDRs were compared with them only through the routes the node-to-node probes took", cr.p.Name()))
 		return
 	}
-	ranges := cr2.RoutedRanges()
-	for _, pc := range cr.r.podCIDRs {
+	ranges := cp.RoutedRanges()
+	// reserved: a cluster range inside a range the network reserves for the cluster is
+	// VPC-native, and so not an overlap with any of the network's own ranges around it.
+	reserved := func(p netip.Prefix) bool {
 		for _, rr := range ranges {
-			if rr.Local || !rr.Prefix.Overlaps(pc) {
+			if rr.Pods && rr.Prefix.Bits() <= p.Bits() && rr.Prefix.Contains(p.Addr()) {
+				return true
+			}
+		}
+		return false
+	}
+	for _, pc := range cr.r.podCIDRs {
+		native := reserved(pc)
+		for _, rr := range ranges {
+			if rr.Pods || !rr.Prefix.Overlaps(pc) || (rr.Local && native) {
+				continue
+			}
+			if rr.Local {
+				cr.localOverlap(pc, rr)
 				continue
 			}
 			cr.record("cidr", "pod CIDR "+pc.String(), "", cloud.Decision{Verdict: cloud.Misroute, Code: "cloud-cidr-overlap", Object: rr.Object, Pos: rr.Pos,
@@ -875,14 +897,19 @@ func (cr *cloudRun) overlaps() {
 				Fix:     "give the cluster a pod CIDR that overlaps no range the network routes, or renumber the other network"}, nil)
 		}
 	}
-	for _, sc := range cr.r.serviceCIDRs() {
+	svcs := cr.serviceCIDRs()
+	if len(svcs) == 0 {
+		cr.note("cloud: the bundle does not say the Service CIDR (manifest serviceCIDRs, ServiceCIDR objects, kube-apiserver's --service-cluster-ip-range): it was not compared with the ranges cloud/" + cr.p.Name() + " routes")
+	}
+	for _, sc := range svcs {
+		native := reserved(sc.p)
 		for _, rr := range ranges {
-			if !rr.Prefix.Overlaps(sc.p) {
+			if !rr.Prefix.Overlaps(sc.p) || (rr.Local && native) {
 				continue
 			}
 			where := rr.Where
 			if rr.Local {
-				where = "its own range"
+				where = "its own range, " + rr.Where
 			}
 			cr.record("cidr", "Service CIDR "+sc.p.String(), "", cloud.Decision{Verdict: cloud.Misroute, Code: "cloud-cidr-overlap", Object: rr.Object, Pos: rr.Pos,
 				Text:    rr.Prefix.String() + " -> " + where,
@@ -890,4 +917,120 @@ func (cr *cloudRun) overlaps() {
 				Fix:     "choose a Service CIDR outside every range the network routes"}, []Evidence{sc.ev})
 		}
 	}
+}
+
+// localOverlap judges a pod CIDR overlapping one of the network's own ranges. VPC-native
+// networking (the AWS VPC CNI, Azure CNI, Terway, Tencent's VPC-CNI, a host-gw route the
+// network takes to the node) gives pods addresses the network itself delivers to their
+// node: then the overlap is the design. The provider is asked, as for a probe, where it
+// delivers a pod address inside the overlap sent from another node; anything else (no
+// pod address there yet, a drop, another landing) makes the overlap an error: hosts of
+// that range and pods can get the same addresses.
+func (cr *cloudRun) localOverlap(pc netip.Prefix, rr cloud.RoutedRange) {
+	ov := pc
+	if rr.Prefix.Bits() > pc.Bits() {
+		ov = rr.Prefix
+	}
+	var (
+		owner *model.Node
+		addr  netip.Addr
+		what  string
+	)
+	for _, n := range cr.r.c.Nodes {
+		if a, w := cr.podOn(n); a.IsValid() && ov.Contains(a) {
+			owner, addr, what = n, a, w
+			break
+		}
+	}
+	if owner == nil {
+		for _, p := range cr.r.c.Pods {
+			if p.HostNetwork() || p.Terminal() || len(p.IPs) == 0 || !ov.Contains(p.IPs[0]) {
+				continue
+			}
+			if n := cr.r.c.Node(p.Spec.NodeName); n != nil {
+				owner, addr, what = n, p.IPs[0], "pod "+p.Key()
+				break
+			}
+		}
+	}
+	why := fmt.Sprintf("no pod address of the cluster is in %s yet, so none is the network's", ov)
+	if owner != nil {
+		var from *model.Node
+		for _, n := range cr.r.c.Nodes {
+			if n != owner && nodeAddr(n).IsValid() {
+				from = n
+				break
+			}
+		}
+		if from == nil {
+			cr.note(fmt.Sprintf("cloud: pod CIDR %s overlaps %s (%s), and with one node whether the network delivers pod addresses there (VPC-native) was not checked", pc, rr.Prefix, rr.Object))
+			return
+		}
+		pk := packet.Packet{Src: nodeAddr(from), Dst: addr, Proto: packet.TCP, SPort: probeSPort, DPort: kubeletPort, CtState: packet.CtNew}
+		ds, land := cr.p.Route(cloud.Leg{From: from.Name, To: owner.Name, Via: addr, Packet: pk})
+		blocked := ""
+		for _, d := range ds {
+			if d.Blocks() {
+				blocked = d.Verdict.String() + " at " + d.Object
+				if d.Message != "" {
+					blocked = d.Message
+				}
+				break
+			}
+		}
+		switch {
+		case blocked == "" && land.Node == owner.Name:
+			return // VPC-native: the network delivers the pod's address to its node
+		case blocked != "":
+			why = fmt.Sprintf("the network does not deliver %s (%s) to node %s: %s", addr, what, owner.Name, blocked)
+		default:
+			to := land.Beyond
+			if land.Node != "" {
+				to = "node " + land.Node
+			}
+			why = fmt.Sprintf("the network delivers %s (%s) to %s, not to node %s", addr, what, to, owner.Name)
+		}
+	}
+	cr.record("cidr", "pod CIDR "+pc.String(), "", cloud.Decision{Verdict: cloud.Misroute, Code: "cloud-cidr-overlap", Object: rr.Object, Pos: rr.Pos,
+		Text:    rr.Prefix.String() + " -> " + rr.Where,
+		Message: fmt.Sprintf("the cluster's pod CIDR %s overlaps %s, the %s network's own range (%s), and the pods are not VPC-native: %s; hosts of that range and pods can have the same addresses, and traffic between them goes the wrong way", pc, rr.Prefix, cr.p.Name(), rr.Where, why),
+		Fix:     "give the cluster a pod CIDR outside the network's ranges, or use the provider's VPC-native CNI, whose pod addresses are the network's own"}, nil)
+}
+
+// serviceCIDRs are the cluster's Service ranges: the manifest's and the ServiceCIDR
+// objects' (diagnose's own list), else kube-apiserver's --service-cluster-ip-range from
+// its pod in the bundle (a kubeadm static pod; `kubectl cluster-info dump` lists it).
+func (cr *cloudRun) serviceCIDRs() []cidrEv {
+	if out := cr.r.serviceCIDRs(); len(out) > 0 {
+		return out
+	}
+	var out []cidrEv
+	for _, p := range cr.r.c.Pods {
+		if p.Namespace != "kube-system" || !strings.HasPrefix(p.Name, "kube-apiserver") {
+			continue
+		}
+		for _, c := range p.Spec.Containers {
+			args := append(append([]string(nil), c.Command...), c.Args...)
+			for i, a := range args {
+				v, ok := strings.CutPrefix(a, "--service-cluster-ip-range=")
+				if !ok && a == "--service-cluster-ip-range" && i+1 < len(args) {
+					v, ok = args[i+1], true
+				}
+				if !ok {
+					continue
+				}
+				for _, s := range strings.Split(v, ",") {
+					if pr, err := netip.ParsePrefix(strings.TrimSpace(s)); err == nil {
+						ev := object("pod", p.Key(), p.Pos)
+						ev.Text = "--service-cluster-ip-range=" + v
+						out = append(out, cidrEv{pr.Masked(), ev})
+					}
+				}
+			}
+		}
+		if len(out) > 0 {
+			return out
+		}
+	}
+	return out
 }

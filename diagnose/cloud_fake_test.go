@@ -3,6 +3,8 @@ package diagnose
 import (
 	"fmt"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -15,7 +17,9 @@ import (
 // fakeCloud is a provider whose only rules are the test's: it denies what deny matches at
 // the receiving NIC, says unknown to the internet, and records every leg it judged.
 type fakeCloud struct {
-	deny   func(p packet.Packet) bool
+	deny func(p packet.Packet) bool
+	// lost says which legs the network delivers nowhere (a pod address it does not hold).
+	lost   func(l cloud.Leg) bool
 	ranges []cloud.RoutedRange
 	ident  map[string]string
 	legs   []cloud.Leg
@@ -30,6 +34,10 @@ func (f *fakeCloud) Egress(l cloud.Leg) []cloud.Decision {
 	return []cloud.Decision{{Step: "fake egress", Action: "allow"}}
 }
 func (f *fakeCloud) Route(l cloud.Leg) ([]cloud.Decision, cloud.Landing) {
+	if f.lost != nil && f.lost(l) {
+		return []cloud.Decision{{Verdict: cloud.NoRoute, Step: "fake route", Code: "fake-no-interface", Object: "vpc/v1 local route",
+			Message: "no interface holds " + l.Packet.Dst.String()}}, cloud.Landing{}
+	}
 	return []cloud.Decision{{Step: "fake route", Action: "route"}}, cloud.Landing{Node: l.To, Beyond: "elsewhere"}
 }
 func (f *fakeCloud) Ingress(l cloud.Leg) []cloud.Decision {
@@ -165,5 +173,119 @@ func TestCloudClassesAndRanges(t *testing.T) {
 	}
 	if !class {
 		t.Errorf("the provider's identity did not make one class: %v", rep.Notes)
+	}
+}
+
+// TestCloudLocalOverlap: a pod CIDR inside the network's own range is VPC-native when the
+// network delivers a pod's address to its node (no finding), and an error otherwise
+// (hosts of the range and pods collide); a Service CIDR inside the network's own range is
+// an error, unless the range is one the network reserves for the cluster (Pods).
+func TestCloudLocalOverlap(t *testing.T) {
+	vpc := cloud.RoutedRange{Prefix: netip.MustParsePrefix("10.0.0.0/8"), Local: true, Where: "the VPC", Object: "vpc/v1", Pos: source.Pos{File: "cloud/fake/vpc.json", Line: 2}}
+	svcRange := cloud.RoutedRange{Prefix: netip.MustParsePrefix("10.96.0.0/12"), Local: true, Pods: true, Where: "the services range", Object: "subnet/s services", Pos: source.Pos{File: "cloud/fake/subnets.json", Line: 4}}
+	inPods := func(l cloud.Leg) bool { return netip.MustParsePrefix("10.244.0.0/16").Contains(l.Packet.Dst) }
+	for _, c := range []struct {
+		name   string
+		ranges []cloud.RoutedRange
+		lost   func(cloud.Leg) bool
+		want   []string // "pod" and/or "svc": the overlaps reported
+	}{
+		{"VPC-native: the network delivers the pods' addresses", []cloud.RoutedRange{vpc, svcRange}, nil, nil},
+		{"overlay inside the VPC's range: the network holds no pod address", []cloud.RoutedRange{vpc, svcRange}, inPods, []string{"pod"}},
+		{"the Service CIDR in the VPC's own range", []cloud.RoutedRange{vpc}, nil, []string{"svc"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			withCloud(t, rangedCloud{&fakeCloud{ranges: c.ranges, lost: c.lost}})
+			rep, err := Run(loadBundle(t, "../testdata/faults/healthy.tar.gz"), Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, fd := range rep.Findings {
+				if fd.Code != "cloud-cidr-overlap" {
+					continue
+				}
+				if fd.Severity != Error || fd.Evidence[0].Object != "vpc/v1" || fd.Evidence[0].File != "cloud/fake/vpc.json" {
+					t.Errorf("want an error citing vpc/v1 at cloud/fake/vpc.json: %+v", fd)
+				}
+				switch {
+				case strings.HasPrefix(fd.Message, "pod CIDR 10.244.0.0/16") && strings.Contains(fd.Message, "not VPC-native") && strings.Contains(fd.Message, "no interface holds 10.244."):
+					got = append(got, "pod")
+				case strings.HasPrefix(fd.Message, "Service CIDR 10.96.0.0/") && strings.Contains(fd.Message, "its own range"):
+					got = append(got, "svc")
+				default:
+					t.Errorf("unexpected overlap: %s", fd.Message)
+				}
+			}
+			if strings.Join(got, ",") != strings.Join(c.want, ",") {
+				t.Errorf("overlaps %v, want %v", got, c.want)
+			}
+		})
+	}
+}
+
+// TestCloudServiceCIDRFromAPIServer: without serviceCIDRs in the manifest or ServiceCIDR
+// objects, kube-apiserver's --service-cluster-ip-range (its static pod in the bundle) is
+// the Service CIDR compared, cited at the pod; with none of them it is a note, never a
+// silent pass.
+func TestCloudServiceCIDRFromAPIServer(t *testing.T) {
+	onprem := cloud.RoutedRange{Prefix: netip.MustParsePrefix("10.96.0.0/12"), Where: "on-premises through vgw-1", Object: "route 10.96.0.0/12", Pos: source.Pos{File: "cloud/fake/routes.json", Line: 14}}
+	for _, withPod := range []bool{true, false} {
+		dir := composeCloud(t, "aws", "healthy")
+		if err := os.RemoveAll(filepath.Join(dir, "cloud")); err != nil {
+			t.Fatal(err)
+		}
+		m, err := os.ReadFile(filepath.Join(dir, "manifest.yaml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		trimmed := strings.Replace(string(m), "serviceCIDRs: [10.96.0.0/16]\n", "", 1)
+		if trimmed == string(m) {
+			t.Fatal("manifest.yaml: serviceCIDRs not found")
+		}
+		if err := os.WriteFile(filepath.Join(dir, "manifest.yaml"), []byte(trimmed), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if withPod {
+			pod := `apiVersion: v1
+kind: Pod
+metadata: {name: kube-apiserver-node1, namespace: kube-system}
+spec:
+  hostNetwork: true
+  nodeName: node1
+  containers:
+  - name: kube-apiserver
+    image: registry.k8s.io/kube-apiserver:v1.34.4
+    command:
+    - kube-apiserver
+    - --advertise-address=10.200.0.11
+    - --service-cluster-ip-range=10.96.0.0/16
+`
+			if err := os.WriteFile(filepath.Join(dir, "cluster/apiserver.yaml"), []byte(pod), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		withCloud(t, rangedCloud{&fakeCloud{ranges: []cloud.RoutedRange{onprem}}})
+		rep, err := Run(loadBundle(t, dir), Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		found := false
+		for _, fd := range rep.Findings {
+			if fd.Code == "cloud-cidr-overlap" {
+				found = true
+				if !withPod || len(fd.Evidence) < 2 || fd.Evidence[1].Object != "pod/kube-system/kube-apiserver-node1" ||
+					fd.Evidence[1].File != "cluster/apiserver.yaml" || !strings.Contains(fd.Evidence[1].Text, "--service-cluster-ip-range=10.96.0.0/16") {
+					t.Errorf("withPod=%v: %+v", withPod, fd)
+				}
+			}
+		}
+		noted := false
+		for _, n := range rep.Notes {
+			noted = noted || strings.Contains(n, "does not say the Service CIDR")
+		}
+		if found != withPod || noted == withPod {
+			t.Errorf("withPod=%v: overlap found %v, noted %v: %v", withPod, found, noted, rep.Notes)
+		}
 	}
 }

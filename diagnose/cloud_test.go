@@ -112,12 +112,16 @@ ports: [{name: db, port: %[3]d, protocol: TCP}]
 
 // cloudTable is, for every cloud test bundle, the finding diagnose must report with no
 // flow given: its code, the object that decided (the evidence's first object) and the
-// severity. healthy bundles must have no error finding from the cloud.
+// severity. healthy bundles must have no error finding from the cloud. overlaps are the
+// objects of every cloud-cidr-overlap finding (row 24, from the provider's RoutedRanges)
+// the bundle must have, and no other: a bundle without them must have none (the
+// VPC-native pod range of GCP's bundles, the nodes' own pod-CIDR routes, are not one).
 var cloudTable = map[string]struct {
 	code, object string
 	sev          Severity
 	healthy      bool
-	msg          string // a part of the finding's message, where it proves a point
+	msg          string   // a part of the finding's message, where it proves a point
+	overlaps     []string // the cloud-cidr-overlap findings' objects, in report order
 }{
 	"aws/healthy":                           {healthy: true},
 	"aws/row05-source-dest-check":           {code: "aws-source-dest-check", object: "networkinterface/eni-0node1aaaaaaaaa1", sev: Error},
@@ -127,7 +131,7 @@ var cloudTable = map[string]struct {
 	"aws/row20-masquerade-to-peer":          {code: "aws-security-group", object: "securitygroup/sg-0database0000001", sev: Error},
 	"aws/row21-no-nat-route":                {code: "aws-no-route", object: "routetable/rtb-0main00000000001", sev: Warning},
 	"aws/row22-lb-listener-health":          {code: "aws-lb-no-listener", object: "loadbalancer/k8s-default-echonp", sev: Error},
-	"aws/row24-pod-cidr-overlap":            {code: "aws-cidr-overlap", object: "route 10.244.0.0/16", sev: Error},
+	"aws/row24-pod-cidr-overlap":            {code: "aws-cidr-overlap", object: "route 10.244.0.0/16", sev: Error, overlaps: []string{"routetable/rtb-0main00000000001 route 10.244.0.0/16"}},
 	"gcp/healthy":                           {healthy: true},
 	"gcp/row05-can-ip-forward":              {code: "gcp-can-ip-forward", object: "instance/gke-netsim-pool-node1", sev: Error},
 	"gcp/row17-firewall-nodeports-podrange": {code: "gcp-firewall-ingress", object: "implied ingress rule", sev: Error},
@@ -143,16 +147,18 @@ var cloudTable = map[string]struct {
 	// The Service admits every client; the firewall only 198.51.100.0/24.
 	"gcp/row22-lb-listener-health-source": {code: "gcp-firewall-ingress", object: "implied ingress rule", sev: Error},
 	"gcp/row22-lb-backends-unhealthy":     {code: "gcp-lb-fail-open", object: "backendservice/k8s2-a1b2c3d4-default-echo-np-x1y2z3", sev: Warning},
-	"gcp/row24-pod-cidr-peering":          {code: "gcp-cidr-overlap", object: "route/peering-route-legacy-10-244", sev: Error},
+	"gcp/row24-pod-cidr-peering":          {code: "gcp-cidr-overlap", object: "route/peering-route-legacy-10-244", sev: Error, overlaps: []string{"route/peering-route-legacy-10-244"}},
 	// Alibaba Cloud, Tencent Cloud and Azure: the same probes through their providers.
-	"alibaba/healthy":                          {healthy: true},
-	"alibaba/row05-pod-cidr-route-missing":     {code: "alibaba-route-misdirected", object: "routetable/vtb-bp1system0000001 route 0.0.0.0/0", sev: Error},
-	"alibaba/row17-sg-nodeports-podcidr":       {code: "alibaba-security-group", object: "securitygroup/sg-bp1nodes00000001", sev: Error},
-	"alibaba/row18-sg-no-shared-group":         {code: "alibaba-security-group", object: "securitygroup/sg-bp1node2000000001", sev: Error},
-	"alibaba/row19-route-missing-idc":          {code: "alibaba-no-route", object: "routetable/vtb-bp1system0000001 route 0.0.0.0/0 (rte-bp1default000001)", sev: Error},
-	"alibaba/row21-no-snat-entry":              {code: "alibaba-no-snat-entry", object: "natgateway/ngw-bp1egress0000001", sev: Warning},
-	"alibaba/row22-slb-listener-health":        {code: "alibaba-slb-listener-stopped", object: "listener/lb-bp1echonp000000001:80", sev: Error},
-	"alibaba/row24-pod-cidr-overlap":           {code: "alibaba-cidr-overlap", object: "routetable/vtb-bp1system0000001 route 10.244.0.0/17", sev: Error},
+	"alibaba/healthy":                      {healthy: true},
+	"alibaba/row05-pod-cidr-route-missing": {code: "alibaba-route-misdirected", object: "routetable/vtb-bp1system0000001 route 0.0.0.0/0", sev: Error},
+	"alibaba/row17-sg-nodeports-podcidr":   {code: "alibaba-security-group", object: "securitygroup/sg-bp1nodes00000001", sev: Error},
+	"alibaba/row18-sg-no-shared-group":     {code: "alibaba-security-group", object: "securitygroup/sg-bp1node2000000001", sev: Error},
+	"alibaba/row19-route-missing-idc":      {code: "alibaba-no-route", object: "routetable/vtb-bp1system0000001 route 0.0.0.0/0 (rte-bp1default000001)", sev: Error},
+	"alibaba/row21-no-snat-entry":          {code: "alibaba-no-snat-entry", object: "natgateway/ngw-bp1egress0000001", sev: Warning},
+	"alibaba/row22-slb-listener-health":    {code: "alibaba-slb-listener-stopped", object: "listener/lb-bp1echonp000000001:80", sev: Error},
+	// The legacy vSwitch is the VPC's own range: the pods are not VPC-native there (the
+	// VPC delivers their addresses to no interface), so the overlap is an error too.
+	"alibaba/row24-pod-cidr-overlap":           {code: "alibaba-cidr-overlap", object: "routetable/vtb-bp1system0000001 route 10.244.0.0/17", sev: Error, overlaps: []string{"vswitch/vsw-bp1legacy00000001"}},
 	"tencent/healthy":                          {healthy: true},
 	"tencent/row05-globalrouter-route-missing": {code: "tencent-no-route", object: "routetable/rtb-main0001 route 0.0.0.0/0", sev: Error},
 	"tencent/row17-sg-nodeports-podcidr":       {code: "tencent-security-group", object: "securitygroup/sg-base0001 ingress policy 2", sev: Error},
@@ -161,7 +167,7 @@ var cloudTable = map[string]struct {
 	"tencent/row21-nat-no-snat-for-pods": {code: "tencent-nat-no-snat", object: "natgateway/nat-egress01", sev: Warning,
 		msg: "sent as pod/default/pod1a's own address 10.244.1.2"},
 	"tencent/row22-clb-listener-health":     {code: "tencent-clb-no-listener", object: "loadbalancer/lb-echonp01", sev: Error},
-	"tencent/row24-pod-cidr-overlap-ccn":    {code: "tencent-cidr-overlap", object: "routetable/rtb-main0001 route 10.244.0.0/16", sev: Error},
+	"tencent/row24-pod-cidr-overlap-ccn":    {code: "tencent-cidr-overlap", object: "routetable/rtb-main0001 route 10.244.0.0/16", sev: Error, overlaps: []string{"routetable/rtb-main0001 route 10.244.0.0/16"}},
 	"azure/healthy":                         {healthy: true},
 	"azure/row05-ip-forwarding-off":         {code: "azure-ip-forwarding", object: "networkinterface/aks-nodepool1-node1-nic", sev: Error},
 	"azure/row17-nsg-nodeports-podcidr":     {code: "azure-nsg", object: "networksecuritygroup/aks-agentpool-nsg rule deny-vnet-inbound", sev: Error},
@@ -169,7 +175,19 @@ var cloudTable = map[string]struct {
 	"azure/row19-route-onprem-bgp-disabled": {code: "azure-route-none", object: "virtualnetwork/aks-vnet system route 172.16.0.0/12", sev: Error},
 	"azure/row21-egress-firewall-gone":      {code: "azure-appliance-missing", object: "route default-to-firewall", sev: Warning},
 	"azure/row22-lb-rule-health":            {code: "azure-lb-no-rule", object: "loadbalancer/kubernetes frontend a1b2c3", sev: Error},
-	"azure/row24-pod-cidr-overlaps-peer":    {code: "azure-cidr-overlap", object: "route peering to-legacy", sev: Error},
+	"azure/row24-pod-cidr-overlaps-peer":    {code: "azure-cidr-overlap", object: "route peering to-legacy", sev: Error, overlaps: []string{"virtualnetwork/aks-vnet peering to-legacy"}},
+	// The Service CIDR (10.96.0.0/16) inside a range the network sends elsewhere: an
+	// on-premises range through a VPN or Direct Connect, the CCN, a hub firewall.
+	"aws/row24-service-cidr-onprem": {code: "cloud-cidr-overlap", object: "routetable/rtb-0main00000000001 route 10.96.0.0/12", sev: Error, msg: "Service CIDR 10.96.0.0/16",
+		overlaps: []string{"routetable/rtb-0main00000000001 route 10.96.0.0/12"}},
+	"gcp/row24-service-cidr-vpn": {code: "cloud-cidr-overlap", object: "route/onprem-vpn-10-96", sev: Error, msg: "VPN tunnel onprem-tunnel",
+		overlaps: []string{"route/onprem-vpn-10-96"}},
+	"alibaba/row24-service-cidr-vbr": {code: "cloud-cidr-overlap", object: "routetable/vtb-bp1system0000001 route 10.96.0.0/12", sev: Error, msg: "RouterInterface ri-bp1vbr000000000001",
+		overlaps: []string{"routetable/vtb-bp1system0000001 route 10.96.0.0/12"}},
+	"tencent/row24-service-cidr-ccn": {code: "cloud-cidr-overlap", object: "routetable/rtb-main0001 route 10.96.0.0/12", sev: Error, msg: "CCN ccn-corp0001",
+		overlaps: []string{"routetable/rtb-main0001 route 10.96.0.0/12"}},
+	"azure/row24-service-cidr-hub-firewall": {code: "cloud-cidr-overlap", object: "routetable/aks-agentpool-routetable route onprem-via-hub", sev: Error, msg: "the virtual appliance 10.10.0.4",
+		overlaps: []string{"routetable/aks-agentpool-routetable route onprem-via-hub"}},
 }
 
 // cloudFindings are the findings the cloud analysis added (the testbed's own warnings,
@@ -226,7 +244,14 @@ func TestCloudBundles(t *testing.T) {
 					t.Fatal(err)
 				}
 				found := false
+				var overlaps []string
 				for _, f := range cloudFindings(rep) {
+					if f.Code == "cloud-cidr-overlap" {
+						overlaps = append(overlaps, f.Evidence[0].Object)
+						if f.Severity != Error {
+							t.Errorf("overlap is not an error: %+v", f)
+						}
+					}
 					if len(f.Evidence) == 0 || f.Fix == "" || f.Message == "" {
 						t.Errorf("finding %s lacks evidence, message or fix: %+v", f.Code, f)
 					}
@@ -244,6 +269,9 @@ func TestCloudBundles(t *testing.T) {
 					for _, f := range cloudFindings(rep) {
 						t.Logf("  %s %s {%s}: %s", f.Severity, f.Code, f.Evidence[0].Object, f.Message)
 					}
+				}
+				if strings.Join(overlaps, "\n") != strings.Join(want.overlaps, "\n") {
+					t.Errorf("cloud-cidr-overlap findings cite %q, want %q", overlaps, want.overlaps)
 				}
 				noted := false
 				for _, n := range rep.Notes {
