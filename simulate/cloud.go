@@ -191,7 +191,16 @@ func (t *tracer) cloudCross(w *walk, sp *Space, owner *Device, target netip.Addr
 	if prov == nil {
 		return t.unreadCloud(w, sp.Node, *p)
 	}
-	l := cloud.Leg{From: sp.Node, To: owner.Space.Node, Via: target, Packet: *p, Reply: w.reply}
+	// A reply inside a UDP tunnel (VXLAN) is a new flow to the cloud: its outer packet
+	// goes to the tunnel's well-known port from a source port hashed from the inner flow,
+	// not back to the request's outer source port, so a stateful group does not see it as
+	// the request's reply and judges it afresh. IP-in-IP has no ports: its outer reply is
+	// the reverse of the request's, tracked as the same connection.
+	reply := w.reply
+	if reply && len(w.tunnel) > 0 && p.Proto == packet.UDP {
+		reply = false
+	}
+	l := cloud.Leg{From: sp.Node, To: owner.Space.Node, Via: target, Packet: *p, Reply: reply}
 	ds := prov.Egress(l)
 	rds, land := prov.Route(l)
 	ds = append(ds, rds...)
