@@ -28,13 +28,19 @@ var _ cloud.Provider = (*Provider)(nil)
 // the NICs' virtualMachine.id, else by a node address a NIC's IP configuration holds.
 func New(x *Export, nodes []cloud.Node, podCIDRs []netip.Prefix) *Provider {
 	p := &Provider{X: x, PodCIDRs: podCIDRs, nodes: nodes, byNIC: map[*NIC]string{}, nodeNIC: map[string]*NIC{}}
+	// The NICs by their VM, in export order: matching each node against every NIC would
+	// make New quadratic in the subscription's size.
+	byVM := map[string][]*NIC{}
+	for _, nic := range x.NICs {
+		if nic.VM != "" {
+			id := normID(nic.VM)
+			byVM[id] = append(byVM[id], nic)
+		}
+	}
 	for _, n := range nodes {
 		var found *NIC
 		if vm := strings.TrimPrefix(n.ProviderID, "azure://"); vm != n.ProviderID && vm != "" {
-			for _, nic := range x.NICs {
-				if nic.VM == "" || normID(nic.VM) != normID(vm) {
-					continue
-				}
+			for _, nic := range byVM[normID(vm)] {
 				if found == nil {
 					found = nic
 				}
