@@ -320,3 +320,48 @@ func TestCloudBadExports(t *testing.T) {
 		t.Errorf("unread provider not noted: %v", rep.Notes)
 	}
 }
+
+// TestCloudProviderClasses: beyond the exact limit, the real providers' CloudIdentity
+// groups the testbed's nodes: on AWS both nodes share subnet, groups and checks (one
+// class, still judged node to node within it), and row 18's node with other groups is a
+// class of its own whose security group finding is still made; on Azure node2's public
+// IP splits them.
+func TestCloudProviderClasses(t *testing.T) {
+	defer func(n int) { exactClassLimit = n }(exactClassLimit)
+	exactClassLimit = 1
+	for _, c := range []struct {
+		provider, name string
+		classes        int
+		code           string
+	}{
+		{"aws", "healthy", 1, ""},
+		{"aws", "row18-sg-no-shared-group", 2, "aws-security-group"},
+		{"azure", "healthy", 2, ""},
+		{"alibaba", "row18-sg-no-shared-group", 2, "alibaba-security-group"},
+	} {
+		t.Run(c.provider+"/"+c.name, func(t *testing.T) {
+			rep, err := Run(loadBundle(t, composeCloud(t, c.provider, c.name)), Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := fmt.Sprintf("2 node(s) judged as %d class(es): nodes are grouped by the identity %s gives them", c.classes, c.provider)
+			noted := false
+			for _, n := range rep.Notes {
+				noted = noted || strings.Contains(n, want)
+			}
+			if !noted {
+				t.Errorf("no note %q: %v", want, rep.Notes)
+			}
+			found := c.code == ""
+			for _, f := range cloudFindings(rep) {
+				found = found || (f.Code == c.code && f.Severity == Error)
+				if c.code == "" && f.Severity == Error {
+					t.Errorf("healthy bundle has an error: %s %s", f.Code, f.Message)
+				}
+			}
+			if !found {
+				t.Errorf("no %s error when grouped: %v", c.code, rep.Codes())
+			}
+		})
+	}
+}
