@@ -154,9 +154,11 @@ type CloudIdentifier interface {
 // sends elsewhere (peered networks, VPNs, on-premises ranges, transit gateways, CEN/CCN).
 // Diagnose compares them with the cluster's pod and Service CIDRs (FIELD-GUIDE row 24): a
 // pod or Service CIDR overlapping a range routed elsewhere, or a Service CIDR overlapping
-// the network's own ranges, is an error citing the route. Default routes (a /0) and the
-// routes the cluster's own nodes receive (a node's pod CIDR to its interface) are not
-// listed: they overlap by design.
+// the network's own ranges, is an error citing the route; a pod CIDR overlapping the
+// network's own range is one unless the pods are VPC-native there (a Pods range, or the
+// provider's Route delivers a pod address in it to the pod's node). Default routes (a /0)
+// and the routes the cluster's own nodes receive (a node's pod CIDR to its interface) are
+// not listed: they overlap by design.
 type CloudRanges interface {
 	RoutedRanges() []RoutedRange
 }
@@ -166,9 +168,11 @@ type RoutedRange struct {
 	Prefix netip.Prefix
 	// Local marks the network's own range (a VPC's CIDR, a subnet's range).
 	Local bool
-	// Pods marks a Local range the network assigns to pods or Services itself (a GKE
-	// subnet's secondary range, a Terway pod vSwitch, an Azure CNI pod subnet): a cluster
-	// range inside it is VPC-native, not an overlap.
+	// Pods marks a Local range the network reserves for the cluster's pods or Services (a
+	// GKE subnet's secondary ranges, alias IP ranges): a cluster range inside it is
+	// VPC-native, not an overlap. Providers whose pods take addresses from ordinary
+	// subnets (the AWS VPC CNI, Azure CNI, Terway, VPC-CNI) leave it false: diagnose asks
+	// their Route where a pod's address goes instead.
 	Pods bool
 	// Where says where it leads ("vpc-0abc through pcx-0abc", "the VPC vpc-0abc").
 	Where string
