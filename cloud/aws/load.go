@@ -54,6 +54,15 @@ type Export struct {
 	Has map[string]string // name -> bundle path
 	// Dir is the bundle directory the exports were read from (cloud/aws).
 	Dir string
+
+	// Indexes of ENIs, built while parsing, so that finding an interface by ID or by
+	// address does not scan the account's every interface for each packet: eniPos is
+	// an ENI's place by ID, eniAt the places of the ENIs holding an address, prefixed
+	// the places (ascending) of those with delegated prefixes. Nil for an Export built
+	// without Parse: lookups then scan.
+	eniPos   map[string]int
+	eniAt    map[netip.Addr][]int
+	prefixed []int
 }
 
 // Parse reads the exports. files maps names relative to cloud/aws (e.g.
@@ -116,6 +125,7 @@ func Parse(dir string, files map[string]*source.File) (*Export, error) {
 			return nil, err
 		}
 	}
+	x.indexENIs()
 	return x, nil
 }
 
@@ -237,13 +247,33 @@ func (x *Export) eni(f *source.File, e element, r rawENI, instance string) (*ENI
 }
 
 func (x *Export) addENI(n *ENI) {
-	for i, o := range x.ENIs {
-		if o.ID == n.ID {
-			x.ENIs[i] = n
-			return
+	if x.eniPos == nil {
+		x.eniPos = map[string]int{}
+	}
+	if i, ok := x.eniPos[n.ID]; ok {
+		x.ENIs[i] = n
+		return
+	}
+	x.eniPos[n.ID] = len(x.ENIs)
+	x.ENIs = append(x.ENIs, n)
+}
+
+// indexENIs indexes the interfaces by the addresses they hold, once they are all read.
+func (x *Export) indexENIs() {
+	if x.eniPos == nil {
+		x.eniPos = map[string]int{}
+	}
+	x.eniAt = map[netip.Addr][]int{}
+	for i, n := range x.ENIs {
+		for _, a := range n.IPs {
+			if l := x.eniAt[a]; len(l) == 0 || l[len(l)-1] != i {
+				x.eniAt[a] = append(l, i)
+			}
+		}
+		if len(n.Prefixes) > 0 {
+			x.prefixed = append(x.prefixed, i)
 		}
 	}
-	x.ENIs = append(x.ENIs, n)
 }
 
 func (x *Export) parseInstances(f *source.File) error {

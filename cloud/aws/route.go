@@ -74,6 +74,12 @@ func (r *Route) Label() string {
 
 // ENI returns an interface by ID.
 func (x *Export) ENI(id string) *ENI {
+	if x.eniPos != nil {
+		if i, ok := x.eniPos[id]; ok {
+			return x.ENIs[i]
+		}
+		return nil
+	}
 	for _, n := range x.ENIs {
 		if n.ID == id {
 			return n
@@ -84,6 +90,27 @@ func (x *Export) ENI(id string) *ENI {
 
 // ENIWith returns the interface holding an address as its own.
 func (x *Export) ENIWith(a netip.Addr) *ENI {
+	if x.eniAt != nil {
+		// The first interface in export order holding it: as one of its addresses or
+		// within a delegated prefix.
+		best := -1
+		if l := x.eniAt[a]; len(l) > 0 {
+			best = l[0]
+		}
+		for _, i := range x.prefixed {
+			if best >= 0 && i > best {
+				break
+			}
+			if x.ENIs[i].Holds(a) {
+				best = i
+				break
+			}
+		}
+		if best < 0 {
+			return nil
+		}
+		return x.ENIs[best]
+	}
 	for _, n := range x.ENIs {
 		if n.Holds(a) {
 			return n

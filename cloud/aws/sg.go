@@ -95,14 +95,30 @@ func (x *Export) permits(pm *Permission, p packet.Packet, peer Peer) (ok bool, u
 // carries reports whether an interface holding the address as a private address carries
 // the group.
 func (x *Export) carries(a netip.Addr, group string) bool {
-	for _, n := range x.ENIs {
-		if !n.Holds(a) {
-			continue
-		}
+	has := func(n *ENI) bool {
 		for _, g := range n.Groups {
 			if g.ID == group {
 				return true
 			}
+		}
+		return false
+	}
+	if x.eniAt != nil {
+		for _, i := range x.eniAt[a] {
+			if has(x.ENIs[i]) {
+				return true
+			}
+		}
+		for _, i := range x.prefixed {
+			if x.ENIs[i].Holds(a) && has(x.ENIs[i]) {
+				return true
+			}
+		}
+		return false
+	}
+	for _, n := range x.ENIs {
+		if n.Holds(a) && has(n) {
+			return true
 		}
 	}
 	return false
