@@ -365,3 +365,72 @@ func TestCloudProviderClasses(t *testing.T) {
 		})
 	}
 }
+
+// TestCloudVPCNative: with the real AWS provider, the pod CIDR (10.244.0.0/16) made a
+// secondary CIDR block of the VPC (its own local route, as EKS custom networking does):
+// when the nodes' interfaces hold the pods' addresses (the VPC CNI's secondary IPs) the
+// pods are VPC-native and nothing overlaps; when no interface holds them, the pod CIDR
+// overlapping the VPC's own range is an error citing the local route.
+func TestCloudVPCNative(t *testing.T) {
+	for _, native := range []bool{true, false} {
+		dir := composeCloud(t, "aws", "healthy")
+		edit := func(name string, f func(doc map[string]any)) {
+			path := filepath.Join(dir, "cloud/aws", name)
+			data, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var doc map[string]any
+			if err := json.Unmarshal(data, &doc); err != nil {
+				t.Fatal(err)
+			}
+			f(doc)
+			if data, err = json.MarshalIndent(doc, "", "  "); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(path, data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		edit("describe-route-tables.json", func(doc map[string]any) {
+			for _, rt := range doc["RouteTables"].([]any) {
+				rt := rt.(map[string]any)
+				routes := []any{map[string]any{"DestinationCidrBlock": "10.244.0.0/16", "GatewayId": "local", "State": "active"}}
+				for _, r := range rt["Routes"].([]any) {
+					if _, toNode := r.(map[string]any)["InstanceId"]; !toNode {
+						routes = append(routes, r)
+					}
+				}
+				rt["Routes"] = routes
+			}
+		})
+		if native {
+			edit("describe-network-interfaces.json", func(doc map[string]any) {
+				for _, e := range doc["NetworkInterfaces"].([]any) {
+					e := e.(map[string]any)
+					pod := map[string]string{"10.200.0.11": "10.244.1.2", "10.200.0.12": "10.244.2.2"}[e["PrivateIpAddress"].(string)]
+					if pod != "" {
+						e["PrivateIpAddresses"] = append(e["PrivateIpAddresses"].([]any), map[string]any{"Primary": false, "PrivateIpAddress": pod})
+					}
+				}
+			})
+		}
+		rep, err := Run(loadBundle(t, dir), Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []Finding
+		for _, f := range rep.Findings {
+			if f.Code == "cloud-cidr-overlap" {
+				got = append(got, f)
+			}
+		}
+		switch {
+		case native && len(got) != 0:
+			t.Errorf("VPC-native pods flagged as an overlap: %+v", got)
+		case !native && (len(got) != 1 || got[0].Severity != Error || got[0].Evidence[0].Object != "routetable/rtb-0main00000000001 route 10.244.0.0/16" ||
+			!strings.Contains(got[0].Message, "not VPC-native") || !strings.Contains(got[0].Message, "overlaps the VPC's own range")):
+			t.Errorf("want one error citing the local route 10.244.0.0/16, got %+v", got)
+		}
+	}
+}
