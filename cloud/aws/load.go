@@ -126,6 +126,9 @@ func Parse(dir string, files map[string]*source.File) (*Export, error) {
 		}
 	}
 	x.indexENIs()
+	for _, rt := range x.RouteTables {
+		rt.index()
+	}
 	return x, nil
 }
 

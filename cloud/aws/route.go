@@ -24,6 +24,9 @@ func (x *Export) RouteTableFor(subnet, vpc string) (t *RouteTable, explicit bool
 // list counts with the longest of its entries that holds the address. unknown names a
 // prefix list route that could not be judged for want of its entries.
 func (x *Export) Lookup(t *RouteTable, a netip.Addr) (best *Route, unknown string) {
+	if t.byDst != nil {
+		return x.lookupIndexed(t, a)
+	}
 	bits := -1
 	for i := range t.Routes {
 		r := &t.Routes[i]
@@ -50,6 +53,59 @@ func (x *Export) Lookup(t *RouteTable, a netip.Addr) (best *Route, unknown strin
 		}
 	}
 	return best, unknown
+}
+
+// index builds the table's lookup index (RouteTable.byDst).
+func (t *RouteTable) index() {
+	t.byDst = map[netip.Prefix]int{}
+	t.lists = nil
+	for i, r := range t.Routes {
+		switch {
+		case r.Dst.IsValid():
+			if _, ok := t.byDst[r.Dst.Masked()]; !ok {
+				t.byDst[r.Dst.Masked()] = i
+			}
+		case r.PrefixList != "":
+			t.lists = append(t.lists, i)
+		}
+	}
+}
+
+// lookupIndexed is Lookup through the table's index, with the same answer: the route
+// with the longest match, the first in the table among equally long ones.
+func (x *Export) lookupIndexed(t *RouteTable, a netip.Addr) (best *Route, unknown string) {
+	at, bits := -1, -1
+	for b := a.BitLen(); b >= 0; b-- {
+		p, err := a.Prefix(b)
+		if err != nil {
+			break
+		}
+		if i, ok := t.byDst[p]; ok {
+			at, bits = i, b
+			break
+		}
+	}
+	for _, i := range t.lists {
+		r := &t.Routes[i]
+		pl := x.PrefixLists[r.PrefixList]
+		if pl == nil || !pl.HasEntries {
+			unknown = "route to prefix list " + r.PrefixList + " (its entries are not exported)"
+			continue
+		}
+		l := -1
+		for _, c := range pl.CIDRs {
+			if c.Contains(a) && c.Bits() > l {
+				l = c.Bits()
+			}
+		}
+		if l >= 0 && (l > bits || (l == bits && i < at)) {
+			at, bits = i, l
+		}
+	}
+	if at < 0 {
+		return nil, unknown
+	}
+	return &t.Routes[at], unknown
 }
 
 // DstLabel renders the route's destination: a CIDR or a prefix list.

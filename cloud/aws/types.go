@@ -107,6 +107,12 @@ type RouteTable struct {
 	Gateways  []string // edge associations (an internet or virtual private gateway)
 	Routes    []Route
 	Pos       source.Pos
+
+	// byDst is the first route to each destination CIDR and lists the routes to
+	// prefix lists, both built by Parse so that a lookup is a longest-prefix match
+	// rather than a scan of every route; nil for a table built without Parse.
+	byDst map[netip.Prefix]int
+	lists []int
 }
 
 // Route is one route of a table.
