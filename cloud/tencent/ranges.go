@@ -7,7 +7,10 @@ import (
 	"github.com/netsim/netsim/cloud"
 )
 
-var _ cloud.CloudRanges = (*Provider)(nil)
+var (
+	_ cloud.CloudRanges     = (*Provider)(nil)
+	_ cloud.CloudIdentifier = (*Provider)(nil)
+)
 
 // RoutedRanges lists the ranges the nodes' VPC routes (FIELD-GUIDE row 24): its subnet
 // CIDRs as Local, and every route that leads out of the VPC: a VPN or Direct Connect
