@@ -638,14 +638,7 @@ func (p *Provider) probeWhy(ms []member, hcNames []string) string {
 	return fmt.Sprintf("; the probes of health check port %d (%s) cannot arrive: %s", port, hcPos, strings.Join(why, "; "))
 }
 
-func (p *Provider) instance(name string) *Instance {
-	for _, in := range p.X.Instances {
-		if in.Name == name {
-			return in
-		}
-	}
-	return nil
-}
+func (p *Provider) instance(name string) *Instance { return p.X.instanceNamed(name) }
 
 // toBackend is the way to one backend VM: the packet keeps the client's source and the
 // forwarding rule's address; the VM's ingress firewall judges it.

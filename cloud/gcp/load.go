@@ -153,6 +153,8 @@ type Export struct {
 	// missing is unknown, never allowed.
 	Has map[string]string
 	Dir string
+
+	idx *index // lookups built by Parse (index.go)
 }
 
 // Parse reads the exports: files maps names below dir (cloud/gcp) to their text; names
@@ -180,6 +182,7 @@ func Parse(dir string, files map[string]*source.File) (*Export, error) {
 		return nil, err
 	}
 	sort.SliceStable(x.Firewalls, func(i, j int) bool { return x.Firewalls[i].Priority < x.Firewalls[j].Priority })
+	x.buildIndex()
 	return x, nil
 }
 
@@ -533,6 +536,12 @@ func (x *Export) parseNetworks(f *source.File) error {
 
 // NICWith is the interface holding a (its primary IP or an alias range), else nil.
 func (x *Export) NICWith(a netip.Addr) *NIC {
+	if x.idx != nil {
+		if l := x.idx.holding(a); len(l) > 0 {
+			return x.idx.nics[l[0]]
+		}
+		return nil
+	}
 	for _, in := range x.Instances {
 		for _, n := range in.NICs {
 			if n.Holds(a) {

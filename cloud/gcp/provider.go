@@ -29,8 +29,8 @@ func New(x *Export, nodes []cloud.Node, podCIDRs []netip.Prefix) *Provider {
 	for _, n := range nodes {
 		if strings.HasPrefix(n.ProviderID, "gce://") {
 			name := path.Base(n.ProviderID)
-			for _, in := range x.Instances {
-				if in.Name == name && len(in.NICs) > 0 {
+			for _, in := range x.instancesNamed(name) {
+				if len(in.NICs) > 0 {
 					p.byInst[in], p.nodeNIC[n.Name] = n.Name, in.NICs[0]
 				}
 			}
@@ -329,10 +329,8 @@ func (p *Provider) route(l cloud.Leg) ([]cloud.Decision, cloud.Landing) {
 		}
 		return []cloud.Decision{d}, cloud.Landing{Beyond: dst.String() + " in network " + n.Network}
 	case HopInstance:
-		for _, in := range p.X.Instances {
-			if in.Name == r.Hop {
-				return land(in)
-			}
+		if in := p.X.instanceNamed(r.Hop); in != nil {
+			return land(in)
 		}
 		return []cloud.Decision{{Verdict: cloud.NoRoute, Step: step, Action: "no-route", Object: d.Object, Pos: d.Pos, Text: d.Text, Code: "gcp-no-route",
 			Message: fmt.Sprintf("route %s's next hop instance %s is not in %s: GCP drops the packet", r.Name, r.Hop, path.Join(p.X.Dir, FileInstances))}}, cloud.Landing{}

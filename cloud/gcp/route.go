@@ -49,21 +49,20 @@ func (x *Export) Lookup(nic *NIC, dst netip.Addr) *Route {
 		}
 		return best
 	}
-	for _, in := range x.Instances {
-		for _, n := range in.NICs {
-			if n.Network != nic.Network || !n.Holds(dst) {
-				continue
+	for _, n := range x.nicsHolding(dst) {
+		if n.Network != nic.Network {
+			continue
+		}
+		in := n.Inst
+		p := netip.PrefixFrom(n.IP, n.IP.BitLen())
+		for _, a := range n.Aliases {
+			if a.Contains(dst) {
+				p = a
 			}
-			p := netip.PrefixFrom(n.IP, n.IP.BitLen())
-			for _, a := range n.Aliases {
-				if a.Contains(dst) {
-					p = a
-				}
-			}
-			r := &Route{Name: fmt.Sprintf("implied local route of %s %s", in.Name, n.Name), Network: n.Network, Dest: p, Kind: HopLocal, Hop: in.Name, Pos: n.Pos}
-			if better(r) {
-				best = r
-			}
+		}
+		r := &Route{Name: fmt.Sprintf("implied local route of %s %s", in.Name, n.Name), Network: n.Network, Dest: p, Kind: HopLocal, Hop: in.Name, Pos: n.Pos}
+		if better(r) {
+			best = r
 		}
 	}
 	return best

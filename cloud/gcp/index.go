@@ -1,0 +1,98 @@
+package gcp
+
+import (
+	"net/netip"
+	"slices"
+	"sort"
+)
+
+// index holds lookups built once by Parse, so that the decisions about one packet do
+// not scan the project's every instance, route or firewall rule (issue 8: a trace must
+// not grow with the cluster beyond what its path touches). Each lookup answers exactly
+// what the scan it replaces answered, in the same export order; an Export built without
+// Parse has none and scans.
+type index struct {
+	nics    []*NIC                 // every instance's interfaces, in export order
+	ipAt    map[netip.Addr][]int   // primary internal IP -> places in nics
+	aliasAt map[netip.Prefix][]int // alias range (masked) -> places in nics
+	byName  map[string][]*Instance // instance name -> instances, in export order
+}
+
+func (x *Export) buildIndex() {
+	ix := &index{ipAt: map[netip.Addr][]int{}, aliasAt: map[netip.Prefix][]int{}, byName: map[string][]*Instance{}}
+	for _, in := range x.Instances {
+		ix.byName[in.Name] = append(ix.byName[in.Name], in)
+		for _, n := range in.NICs {
+			i := len(ix.nics)
+			ix.nics = append(ix.nics, n)
+			ix.ipAt[n.IP] = append(ix.ipAt[n.IP], i)
+			for _, p := range n.Aliases {
+				ix.aliasAt[p.Masked()] = append(ix.aliasAt[p.Masked()], i)
+			}
+		}
+	}
+	x.idx = ix
+}
+
+// holding lists the places in nics of the interfaces holding a (NIC.Holds), ascending.
+func (ix *index) holding(a netip.Addr) []int {
+	out := append([]int(nil), ix.ipAt[a]...)
+	for b := a.BitLen(); b >= 0; b-- {
+		p, err := a.Prefix(b)
+		if err != nil {
+			break
+		}
+		out = append(out, ix.aliasAt[p]...)
+	}
+	sort.Ints(out)
+	return slices.Compact(out) // an interface listed twice (its IP and an alias) counts once
+}
+
+// instanceNamed is the first instance of that name, else nil.
+func (x *Export) instanceNamed(name string) *Instance {
+	if x.idx != nil {
+		if l := x.idx.byName[name]; len(l) > 0 {
+			return l[0]
+		}
+		return nil
+	}
+	for _, in := range x.Instances {
+		if in.Name == name {
+			return in
+		}
+	}
+	return nil
+}
+
+// instancesNamed is every instance of that name, in export order.
+func (x *Export) instancesNamed(name string) []*Instance {
+	if x.idx != nil {
+		return x.idx.byName[name]
+	}
+	var out []*Instance
+	for _, in := range x.Instances {
+		if in.Name == name {
+			out = append(out, in)
+		}
+	}
+	return out
+}
+
+// nicsHolding is every interface holding a (NIC.Holds), in export order.
+func (x *Export) nicsHolding(a netip.Addr) []*NIC {
+	var out []*NIC
+	if x.idx != nil {
+		for _, i := range x.idx.holding(a) {
+			out = append(out, x.idx.nics[i])
+		}
+		return out
+	}
+	for _, in := range x.Instances {
+		for _, n := range in.NICs {
+			if n.Holds(a) {
+				out = append(out, n)
+			}
+		}
+	}
+	return out
+}
