@@ -12,10 +12,11 @@ import (
 // what the scan it replaces answered, in the same export order; an Export built without
 // Parse has none and scans.
 type index struct {
-	nics    []*NIC                 // every instance's interfaces, in export order
-	ipAt    map[netip.Addr][]int   // primary internal IP -> places in nics
-	aliasAt map[netip.Prefix][]int // alias range (masked) -> places in nics
-	byName  map[string][]*Instance // instance name -> instances, in export order
+	nics    []*NIC                    // every instance's interfaces, in export order
+	ipAt    map[netip.Addr][]int      // primary internal IP -> places in nics
+	aliasAt map[netip.Prefix][]int    // alias range (masked) -> places in nics
+	byName  map[string][]*Instance    // instance name -> instances, in export order
+	routes  map[netip.Prefix][]*Route // destination (masked) -> routes, in export order
 }
 
 func (x *Export) buildIndex() {
@@ -31,7 +32,29 @@ func (x *Export) buildIndex() {
 			}
 		}
 	}
+	ix.routes = map[netip.Prefix][]*Route{}
+	for _, r := range x.Routes {
+		ix.routes[r.Dest.Masked()] = append(ix.routes[r.Dest.Masked()], r)
+	}
 	x.idx = ix
+}
+
+// routesCovering is the routes whose destination holds a, longest prefix first and in
+// export order within a length; Lookup's choice (longest prefix, then lowest priority,
+// then the first) does not depend on the order across lengths.
+func (x *Export) routesCovering(a netip.Addr) []*Route {
+	if x.idx == nil {
+		return x.Routes // Lookup checks Dest.Contains itself
+	}
+	var out []*Route
+	for b := a.BitLen(); b >= 0; b-- {
+		p, err := a.Prefix(b)
+		if err != nil {
+			break
+		}
+		out = append(out, x.idx.routes[p]...)
+	}
+	return out
 }
 
 // holding lists the places in nics of the interfaces holding a (NIC.Holds), ascending.

@@ -18,7 +18,7 @@ func (x *Export) Lookup(nic *NIC, dst netip.Addr) *Route {
 	better := func(r *Route) bool {
 		return best == nil || r.Dest.Bits() > best.Dest.Bits() || (r.Dest.Bits() == best.Dest.Bits() && r.Priority < best.Priority)
 	}
-	for _, r := range x.Routes {
+	for _, r := range x.routesCovering(dst) {
 		if (r.Network != "" && nic.Network != "" && r.Network != nic.Network) || !r.Dest.Contains(dst) {
 			continue
 		}
