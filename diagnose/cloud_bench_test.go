@@ -157,3 +157,20 @@ func (c *countingCloud) Ingress(l cloud.Leg) []cloud.Decision {
 	c.calls++
 	return c.Provider.Ingress(l)
 }
+
+// CloudIdentity and RoutedRanges pass the provider's optional interfaces through, so the
+// benchmark groups nodes and compares ranges as a real run does.
+func (c *countingCloud) CloudIdentity(node string) (string, bool) {
+	if i, ok := c.Provider.(cloud.CloudIdentifier); ok {
+		return i.CloudIdentity(node)
+	}
+	return "", false
+}
+
+// RoutedRanges: see CloudIdentity.
+func (c *countingCloud) RoutedRanges() []cloud.RoutedRange {
+	if r, ok := c.Provider.(cloud.CloudRanges); ok {
+		return r.RoutedRanges()
+	}
+	return nil
+}
