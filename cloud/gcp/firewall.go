@@ -124,7 +124,7 @@ func (x *Export) Decide(nic *NIC, ingress bool, pk packet.Packet, peer *Instance
 		other = pk.Src
 	}
 	var best *Firewall
-	for _, fw := range x.Firewalls {
+	for _, fw := range x.firewallsFor(nic.Inst) {
 		if fw.Disabled || fw.Ingress != ingress || (fw.Network != "" && nic.Network != "" && fw.Network != nic.Network) {
 			continue
 		}

@@ -17,6 +17,11 @@ type index struct {
 	aliasAt map[netip.Prefix][]int    // alias range (masked) -> places in nics
 	byName  map[string][]*Instance    // instance name -> instances, in export order
 	routes  map[netip.Prefix][]*Route // destination (masked) -> routes, in export order
+	// The firewall rules (places in Export.Firewalls) that target every instance, and
+	// those naming each target tag and target service account.
+	fwAll   []int
+	fwByTag map[string][]int
+	fwBySA  map[string][]int
 }
 
 func (x *Export) buildIndex() {
@@ -36,7 +41,43 @@ func (x *Export) buildIndex() {
 	for _, r := range x.Routes {
 		ix.routes[r.Dest.Masked()] = append(ix.routes[r.Dest.Masked()], r)
 	}
+	ix.fwByTag, ix.fwBySA = map[string][]int{}, map[string][]int{}
+	for i, fw := range x.Firewalls {
+		if len(fw.TargetTags) == 0 && len(fw.TargetSAs) == 0 {
+			ix.fwAll = append(ix.fwAll, i)
+		}
+		for _, t := range fw.TargetTags {
+			ix.fwByTag[t] = append(ix.fwByTag[t], i)
+		}
+		for _, sa := range fw.TargetSAs {
+			ix.fwBySA[sa] = append(ix.fwBySA[sa], i)
+		}
+	}
 	x.idx = ix
+}
+
+// firewallsFor is the firewall rules that may target the instance (Firewall.Targets),
+// in Export.Firewalls' order, which Decide's tie-break between equal priorities keeps.
+func (x *Export) firewallsFor(in *Instance) []*Firewall {
+	if x.idx == nil {
+		return x.Firewalls
+	}
+	at := append([]int(nil), x.idx.fwAll...)
+	if in != nil {
+		for _, t := range in.Tags {
+			at = append(at, x.idx.fwByTag[t]...)
+		}
+		for _, sa := range in.SAs {
+			at = append(at, x.idx.fwBySA[sa]...)
+		}
+	}
+	sort.Ints(at)
+	at = slices.Compact(at)
+	out := make([]*Firewall, len(at))
+	for i, j := range at {
+		out[i] = x.Firewalls[j]
+	}
+	return out
 }
 
 // routesCovering is the routes whose destination holds a, longest prefix first and in
