@@ -462,12 +462,16 @@ func (p *Provider) viaForwardingRule(rules []*ForwardingRule, pk packet.Packet) 
 		if !ok {
 			return blocked(frHop, p.healthGap(DirTargetPoolHealth, tp.Name, "target-pools"))
 		}
+		// An instance's health is the last status get-health lists for it; by
+		// instance, so that pairing them is not quadratic in the pool's size.
+		health := make(map[string]BackendHealth, len(hs))
+		for _, h := range hs {
+			health[h.Instance] = h
+		}
 		for _, in := range tp.Instances {
 			m := member{BackendHealth: BackendHealth{Instance: in, State: "UNKNOWN", Pos: tp.Pos}}
-			for _, h := range hs {
-				if h.Instance == in {
-					m.BackendHealth = h
-				}
+			if h, ok := health[in]; ok {
+				m.BackendHealth = h
 			}
 			members = append(members, m)
 		}
