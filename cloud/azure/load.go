@@ -313,6 +313,8 @@ type Export struct {
 
 	subnets map[string]*Subnet
 	configs map[string]*IPConfig
+	// vnetTags is each VNet's VirtualNetwork tag, built by Parse (index.go).
+	vnetTags map[*VNet]*vnetTag
 }
 
 // Parse reads the exports: files maps names below dir (cloud/azure) to their text.
@@ -349,6 +351,7 @@ func Parse(dir string, files map[string]*source.File) (*Export, error) {
 			return nil, err
 		}
 	}
+	x.indexVNetTags()
 	return x, nil
 }
 

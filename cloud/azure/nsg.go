@@ -69,11 +69,9 @@ func (x *Export) inTag(tag string, a netip.Addr, v *VNet) match {
 		}
 		return no
 	case "virtualnetwork":
-		ps, gw := x.VirtualNetwork(v)
-		for _, p := range ps {
-			if p.Contains(a) {
-				return yes
-			}
+		in, gw := x.inVirtualNetwork(a, v)
+		if in {
+			return yes
 		}
 		if v == nil || (gw && a.IsPrivate()) {
 			return maybe
