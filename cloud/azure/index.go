@@ -45,3 +45,16 @@ func (x *Export) inVirtualNetwork(a netip.Addr, v *VNet) (in, gateway bool) {
 	}
 	return false, gw
 }
+
+// indexConfigs indexes the IP configurations by address: the first NIC in export
+// order holding it, and that NIC's first configuration with it (NIC.Config).
+func (x *Export) indexConfigs() {
+	x.configAt = map[netip.Addr]*IPConfig{}
+	for _, n := range x.NICs {
+		for _, c := range n.IPConfigs {
+			if _, ok := x.configAt[c.IP]; !ok {
+				x.configAt[c.IP] = c
+			}
+		}
+	}
+}

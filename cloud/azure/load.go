@@ -315,6 +315,9 @@ type Export struct {
 	configs map[string]*IPConfig
 	// vnetTags is each VNet's VirtualNetwork tag, built by Parse (index.go).
 	vnetTags map[*VNet]*vnetTag
+	// configAt indexes the IP configurations by address, built by Parse (index.go);
+	// nil without Parse.
+	configAt map[netip.Addr]*IPConfig
 }
 
 // Parse reads the exports: files maps names below dir (cloud/azure) to their text.
@@ -352,6 +355,7 @@ func Parse(dir string, files map[string]*source.File) (*Export, error) {
 		}
 	}
 	x.indexVNetTags()
+	x.indexConfigs()
 	return x, nil
 }
 
@@ -1075,6 +1079,9 @@ func (x *Export) NICWith(a netip.Addr) *NIC {
 
 // ConfigWith is the IP configuration holding a, else nil.
 func (x *Export) ConfigWith(a netip.Addr) *IPConfig {
+	if x.configAt != nil {
+		return x.configAt[a]
+	}
 	for _, n := range x.NICs {
 		if c := n.Config(a); c != nil {
 			return c
