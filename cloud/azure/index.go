@@ -58,3 +58,50 @@ func (x *Export) indexConfigs() {
 		}
 	}
 }
+
+// rtIndex is a route table's user-defined routes by destination (masked), in table
+// order, and its first route to a service tag.
+type rtIndex struct {
+	byDst map[netip.Prefix][]*Route
+	tag   *Route
+}
+
+func (x *Export) indexRouteTables() {
+	x.rtIndex = map[*RouteTable]*rtIndex{}
+	for _, rt := range x.RouteTables {
+		ix := &rtIndex{byDst: map[netip.Prefix][]*Route{}}
+		for _, u := range rt.Routes {
+			switch {
+			case u.Tag != "":
+				if ix.tag == nil {
+					ix.tag = u
+				}
+			case u.Prefix.IsValid():
+				ix.byDst[u.Prefix.Masked()] = append(ix.byDst[u.Prefix.Masked()], u)
+			}
+		}
+		x.rtIndex[rt] = ix
+	}
+}
+
+// udrCandidates is Lookup's first step through the index: the route to a service tag
+// that makes a public destination unknown (tag != nil), else the user-defined routes
+// holding dst, longest prefix first and in table order within a length. ok is false
+// when the table has no index.
+func (x *Export) udrCandidates(rt *RouteTable, dst netip.Addr) (cands []*Route, tag *Route, ok bool) {
+	ix := x.rtIndex[rt]
+	if ix == nil {
+		return nil, nil, false
+	}
+	if ix.tag != nil && publicAddr(dst) {
+		return nil, ix.tag, true
+	}
+	for b := dst.BitLen(); b >= 0; b-- {
+		p, err := dst.Prefix(b)
+		if err != nil {
+			break
+		}
+		cands = append(cands, ix.byDst[p]...)
+	}
+	return cands, nil, true
+}

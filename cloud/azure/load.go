@@ -315,9 +315,10 @@ type Export struct {
 	configs map[string]*IPConfig
 	// vnetTags is each VNet's VirtualNetwork tag, built by Parse (index.go).
 	vnetTags map[*VNet]*vnetTag
-	// configAt indexes the IP configurations by address, built by Parse (index.go);
-	// nil without Parse.
+	// configAt indexes the IP configurations by address, rtIndex the route tables'
+	// routes by destination, both built by Parse (index.go); nil without Parse.
 	configAt map[netip.Addr]*IPConfig
+	rtIndex  map[*RouteTable]*rtIndex
 }
 
 // Parse reads the exports: files maps names below dir (cloud/azure) to their text.
@@ -356,6 +357,7 @@ func Parse(dir string, files map[string]*source.File) (*Export, error) {
 	}
 	x.indexVNetTags()
 	x.indexConfigs()
+	x.indexRouteTables()
 	return x, nil
 }
 

@@ -77,7 +77,12 @@ func SystemRoutes(v *VNet) []*Route {
 func (x *Export) Lookup(s *Subnet, dst netip.Addr) (r *Route, rt *RouteTable, why string) {
 	rt = x.routeTableOf(s)
 	var cands []*Route
-	if rt != nil {
+	if c, tag, ok := x.udrCandidates(rt, dst); ok {
+		if tag != nil {
+			return nil, rt, fmt.Sprintf("route %s of route table %s goes to service tag %s, whose prefixes are not in the exports", tag.Name, rt.Name, tag.Tag)
+		}
+		cands = c
+	} else if rt != nil {
 		for _, u := range rt.Routes {
 			if u.Tag != "" {
 				if publicAddr(dst) {
