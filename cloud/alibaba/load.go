@@ -231,6 +231,8 @@ type Export struct {
 	// missing is unknown, never allowed. Per-object files are keyed DIR/ID.json.
 	Has map[string]string
 	Dir string
+
+	idx *index // lookups built by Parse (index.go)
 }
 
 // Parse reads the exports: files maps names below dir (cloud/alibaba) to their text;
@@ -301,6 +303,7 @@ func Parse(dir string, files map[string]*source.File) (*Export, error) {
 			}
 		}
 	}
+	x.buildIndex()
 	return x, nil
 }
 

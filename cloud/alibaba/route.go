@@ -9,6 +9,9 @@ import (
 // NICWith is the interface holding an address (its primary or a secondary private IP,
 // or an IPv4 prefix of it); nil when none does.
 func (x *Export) NICWith(a netip.Addr) *NIC {
+	if x.idx != nil {
+		return x.idx.nicWith(x, a)
+	}
 	for _, n := range x.NICs {
 		if n.Holds(a) {
 			return n
@@ -20,10 +23,7 @@ func (x *Export) NICWith(a netip.Addr) *NIC {
 // PrimaryNIC is an instance's primary interface.
 func (x *Export) PrimaryNIC(id string) *NIC {
 	var first *NIC
-	for _, n := range x.NICs {
-		if n.InstanceID != id {
-			continue
-		}
+	for _, n := range x.nicsOf(id) {
 		if n.Type == "Primary" {
 			return n
 		}

@@ -1,0 +1,69 @@
+package alibaba
+
+import "net/netip"
+
+// index holds lookups built once by Parse, so that the decisions about one packet do
+// not scan the account's every ENI or route entry (issue 8: a trace must not grow with
+// the cluster beyond what its path touches). Each answers what the scan it replaces
+// answered, in export order; an Export built without Parse has none and scans.
+type index struct {
+	nicAt    map[netip.Addr][]int // private address -> places in Export.NICs
+	prefixed []int                // places of the ENIs with delegated prefixes, ascending
+	byInst   map[string][]int     // instance ID -> places of its ENIs
+}
+
+func (x *Export) buildIndex() {
+	ix := &index{nicAt: map[netip.Addr][]int{}, byInst: map[string][]int{}}
+	for i, n := range x.NICs {
+		for _, a := range n.IPs {
+			if l := ix.nicAt[a]; len(l) == 0 || l[len(l)-1] != i {
+				ix.nicAt[a] = append(l, i)
+			}
+		}
+		if len(n.Prefixes) > 0 {
+			ix.prefixed = append(ix.prefixed, i)
+		}
+		ix.byInst[n.InstanceID] = append(ix.byInst[n.InstanceID], i)
+	}
+	x.idx = ix
+}
+
+// nicWith is NICWith through the index: the first ENI in export order holding a, as
+// one of its addresses or within a delegated prefix.
+func (ix *index) nicWith(x *Export, a netip.Addr) *NIC {
+	best := -1
+	if l := ix.nicAt[a]; len(l) > 0 {
+		best = l[0]
+	}
+	for _, i := range ix.prefixed {
+		if best >= 0 && i > best {
+			break
+		}
+		if x.NICs[i].Holds(a) {
+			best = i
+			break
+		}
+	}
+	if best < 0 {
+		return nil
+	}
+	return x.NICs[best]
+}
+
+// nicsOf is the instance's ENIs in export order.
+func (x *Export) nicsOf(id string) []*NIC {
+	if x.idx != nil {
+		out := make([]*NIC, 0, len(x.idx.byInst[id]))
+		for _, i := range x.idx.byInst[id] {
+			out = append(out, x.NICs[i])
+		}
+		return out
+	}
+	var out []*NIC
+	for _, n := range x.NICs {
+		if n.InstanceID == id {
+			out = append(out, n)
+		}
+	}
+	return out
+}
