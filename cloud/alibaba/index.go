@@ -10,6 +10,8 @@ type index struct {
 	nicAt    map[netip.Addr][]int // private address -> places in Export.NICs
 	prefixed []int                // places of the ENIs with delegated prefixes, ascending
 	byInst   map[string][]int     // instance ID -> places of its ENIs
+	// entries is, per route table, the first entry to each destination (masked).
+	entries map[*RouteTable]map[netip.Prefix]*RouteEntry
 }
 
 func (x *Export) buildIndex() {
@@ -25,7 +27,36 @@ func (x *Export) buildIndex() {
 		}
 		ix.byInst[n.InstanceID] = append(ix.byInst[n.InstanceID], i)
 	}
+	ix.entries = map[*RouteTable]map[netip.Prefix]*RouteEntry{}
+	for _, t := range x.Tables {
+		m := map[netip.Prefix]*RouteEntry{}
+		for _, r := range t.Entries {
+			if _, ok := m[r.Dest.Masked()]; !ok && r.Dest.IsValid() {
+				m[r.Dest.Masked()] = r
+			}
+		}
+		ix.entries[t] = m
+	}
 	x.idx = ix
+}
+
+// longestEntry is the table's entry with the longest destination holding a, the first
+// of equally long ones (Lookup's first step); ok is false when the table has no index.
+func (x *Export) longestEntry(t *RouteTable, a netip.Addr) (best *RouteEntry, ok bool) {
+	if x.idx == nil || x.idx.entries[t] == nil {
+		return nil, false
+	}
+	m := x.idx.entries[t]
+	for b := a.BitLen(); b >= 0; b-- {
+		p, err := a.Prefix(b)
+		if err != nil {
+			break
+		}
+		if r := m[p]; r != nil {
+			return r, true
+		}
+	}
+	return nil, true
 }
 
 // nicWith is NICWith through the index: the first ENI in export order holding a, as

@@ -68,10 +68,12 @@ func (x *Export) TableFor(vsw, vpc string) (t *RouteTable, custom bool) {
 // the VPC's vSwitch CIDRs exist in every table: when the exported entries lack one
 // (and DescribeVSwitches.json is exported), it is implied from the vSwitch.
 func (x *Export) Lookup(t *RouteTable, vpc string, dst netip.Addr) *RouteEntry {
-	var best *RouteEntry
-	for _, r := range t.Entries {
-		if r.Dest.Contains(dst) && (best == nil || r.Dest.Bits() > best.Dest.Bits()) {
-			best = r
+	best, indexed := x.longestEntry(t, dst)
+	if !indexed {
+		for _, r := range t.Entries {
+			if r.Dest.Contains(dst) && (best == nil || r.Dest.Bits() > best.Dest.Bits()) {
+				best = r
+			}
 		}
 	}
 	if vpc == "" {
