@@ -77,6 +77,9 @@ type Response struct {
 	// BodyFunc, when set, replaces Body, computed from the request (a server that echoes
 	// a request id, or serves a page chosen by the request's token).
 	BodyFunc func(r *Request) string
+	// Stall holds the request open, answering nothing, until the client gives up (its
+	// context is cancelled or its timeout fires): a stalled endpoint.
+	Stall bool
 }
 
 // Matcher decides whether an exchange answers a request.
@@ -182,6 +185,13 @@ func (s *Server) serve(w http.ResponseWriter, hr *http.Request) {
 		// Errorf, not Fatalf: this runs on the server's goroutine.
 		s.t.Errorf("replay: no exchange matches %s %s %s", r.Method, hr.URL.RequestURI(), describe(&r))
 		http.Error(w, "replay: no recorded exchange for this request", http.StatusNotImplemented)
+		return
+	}
+	if resp.Stall {
+		r.Status = 0
+		s.requests = append(s.requests, r)
+		s.mu.Unlock()
+		<-hr.Context().Done()
 		return
 	}
 	r.Status = resp.Status
@@ -315,3 +325,10 @@ func JSONField(k, v string) Matcher {
 
 // Any matches every request: a catch-all for the end of the list.
 func Any() Matcher { return func(*Request) bool { return true } }
+
+// Stalled is a server whose every request stalls (Response.Stall): an endpoint that
+// accepts connections and never answers, for a test that an exporter gives up when its
+// context is cancelled.
+func Stalled(t testing.TB) *Server {
+	return New(t, Exchange{Name: "stalled", Match: Any(), Responses: []Response{{Stall: true}}})
+}

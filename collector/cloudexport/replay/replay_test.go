@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 )
 
 func get(t *testing.T, c *http.Client, method, u, ctype, body string, hdr map[string]string) (int, string) {
@@ -152,6 +153,24 @@ func TestTLS(t *testing.T) {
 		t.Errorf("got %d %q", st, b)
 	}
 	if r := s.Served("v"); len(r) != 1 || r[0].Status != 200 {
+		t.Errorf("served %+v", r)
+	}
+}
+
+// A stalled exchange answers nothing until the client gives up.
+func TestStall(t *testing.T) {
+	s := New(t, Exchange{Name: "s", Match: Any(), Responses: []Response{{Stall: true}}})
+	c := *s.Client()
+	c.Timeout = 100 * time.Millisecond
+	start := time.Now()
+	if resp, err := c.Get(s.URL + "/x"); err == nil {
+		resp.Body.Close()
+		t.Fatal("a stalled request was answered")
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("gave up after %v", d)
+	}
+	if r := s.Served("s"); len(r) != 1 || r[0].Status != 0 {
 		t.Errorf("served %+v", r)
 	}
 }
