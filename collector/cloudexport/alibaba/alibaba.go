@@ -58,6 +58,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"time"
 
 	openapi "github.com/alibabacloud-go/darabonba-openapi/v2/client"
 	openapiutil "github.com/alibabacloud-go/darabonba-openapi/v2/utils"
@@ -134,6 +135,12 @@ func Export(ctx context.Context, o cloudexport.Options, put cloudexport.Put) ([]
 	if _, err := cred.GetCredential(); err != nil {
 		return nil, fmt.Errorf("alibaba: no credentials in the Alibaba Cloud chain (ALIBABA_CLOUD_ACCESS_KEY_ID/SECRET, aliyun CLI profile %q, ECS RAM role): %w", prof.Name, err)
 	}
+	hc := o.HTTPClient
+	if hc == nil {
+		// The core's own ConnectTimeout and ReadTimeout only apply to its own transport;
+		// this one bounds each try as they would.
+		hc = &http.Client{Timeout: 70 * time.Second}
+	}
 	cfg := func() *openapiutil.Config {
 		// The core has no timeouts unless given: a stalled endpoint would hang the collect.
 		c := &openapiutil.Config{Credential: cred, RegionId: dara.String(region), RetryOptions: retryOptions(),
@@ -145,9 +152,9 @@ func Export(ctx context.Context, o cloudexport.Options, put cloudexport.Put) ([]
 				c.Protocol = dara.String(u.Scheme)
 			}
 		}
-		if o.HTTPClient != nil {
-			c.HttpClient = httpClient{o.HTTPClient}
-		}
+		// The core's CallApi takes no context: the requests go through a client that
+		// carries ctx, so a cancelled collect stops a call in flight.
+		c.HttpClient = httpClient{c: hc, ctx: ctx}
 		return c
 	}
 	if o.Endpoint != "" && cfg().Endpoint == nil {
@@ -194,11 +201,14 @@ func retryOptions() *dara.RetryOptions {
 	}
 }
 
-// httpClient carries the SDK's requests over the caller's *http.Client.
-type httpClient struct{ c *http.Client }
+// httpClient carries the SDK's requests over an *http.Client, with the export's context.
+type httpClient struct {
+	c   *http.Client
+	ctx context.Context
+}
 
 func (h httpClient) Call(r *http.Request, _ *http.Transport) (*http.Response, error) {
-	return h.c.Do(r)
+	return h.c.Do(r.WithContext(h.ctx))
 }
 
 // profile is what Export needs of an aliyun CLI profile.

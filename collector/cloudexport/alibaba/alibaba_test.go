@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	cloudali "github.com/netsim/netsim/cloud/alibaba"
 	"github.com/netsim/netsim/collector/cloudexport"
@@ -335,4 +336,23 @@ func statuses(rs []replay.Request) []int {
 		out = append(out, r.Status)
 	}
 	return out
+}
+
+// A cancelled context stops a call in flight: against an endpoint that never answers,
+// Export returns soon after the cancel, not after the 60 s read timeout per call.
+func TestCancelInFlight(t *testing.T) {
+	setup(t)
+	s := replay.Stalled(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	gaps, err := Export(ctx, cloudexport.Options{Region: "cn-hangzhou", Endpoint: s.URL, HTTPClient: s.Client()}, func(string, []byte) {
+		t.Error("a file was written")
+	})
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("Export returned %v after the cancel", d)
+	}
+	if err == nil && len(gaps) == 0 {
+		t.Error("no gap and no error for calls that never returned")
+	}
 }

@@ -236,6 +236,9 @@ func (x *exporter) fetch(ctx context.Context, c call, params map[string]any) (ma
 			p["Offset"], p["Limit"] = strconv.Itoa(offset), strconv.Itoa(pageSize)
 		}
 		req := tchttp.NewCommonRequest(c.service, c.version, c.action)
+		// The SDK sends the request with its context: a cancelled collect stops a call in
+		// flight, not only between calls.
+		req.SetContext(ctx)
 		if err := req.SetActionParameters(p); err != nil {
 			return nil, err
 		}
