@@ -39,9 +39,8 @@ import (
 
 func init() { cloudexport.Register("aws", Export) }
 
-// DirRules holds describe-rules/<listener id>.json: `aws elbv2 describe-rules
-// --listener-arn ARN` for each listener, named after the listener ARN's last element.
-const DirRules = "describe-rules"
+// tryTimeout bounds each HTTP try; a test shortens it.
+var tryTimeout = cloudexport.TryTimeout
 
 // Permissions lists the IAM actions Export calls, in the order it calls them; it is
 // what deploy/cloud/aws-iam-policy.json grants (a test keeps the two equal).
@@ -73,9 +72,9 @@ func Export(ctx context.Context, o cloudexport.Options, put cloudexport.Put) ([]
 	if o.Profile != "" {
 		opts = append(opts, config.WithSharedConfigProfile(o.Profile))
 	}
-	if o.HTTPClient != nil {
-		opts = append(opts, config.WithHTTPClient(o.HTTPClient))
-	}
+	// The SDK's client bounds the dial and the TLS handshake but not an answer that never
+	// comes: each try is bounded, and the standard retryer repeats a timed-out one.
+	opts = append(opts, config.WithHTTPClient(cloudexport.Client(o.HTTPClient, tryTimeout)))
 	cfg, err := config.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("aws: loading the aws CLI's configuration: %w", err)
@@ -289,7 +288,7 @@ func (x *exporter) loadBalancers(ctx context.Context) {
 			x.write(cloudaws.FileListeners, "Listeners", all)
 			for _, l := range all {
 				arn := sdkaws.ToString(l.ListenerArn)
-				file := path.Join(DirRules, arn[strings.LastIndex(arn, "/")+1:]+".json")
+				file := path.Join(cloudaws.DirRules, arn[strings.LastIndex(arn, "/")+1:]+".json")
 				rules, err := elbPages(ctx, elb.NewDescribeRulesPaginator(x.elb, &elb.DescribeRulesInput{ListenerArn: l.ListenerArn}),
 					func(o *elb.DescribeRulesOutput) []elbTypesRule { return o.Rules })
 				if err != nil {

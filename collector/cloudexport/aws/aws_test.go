@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	cloudaws "github.com/netsim/netsim/cloud/aws"
 	"github.com/netsim/netsim/collector/cloudexport"
@@ -323,5 +324,24 @@ func TestPolicyFile(t *testing.T) {
 	got, want := slices.Sorted(slices.Values(pol.Statement[0].Action)), slices.Sorted(slices.Values(Permissions))
 	if !slices.Equal(got, want) {
 		t.Errorf("policy grants %q, Export needs %q", got, want)
+	}
+}
+
+// A stalled endpoint fails each try after tryTimeout: the calls are gaps, nothing hangs.
+func TestStalledTries(t *testing.T) {
+	testEnv(t)
+	t.Setenv("AWS_MAX_ATTEMPTS", "1")
+	old := tryTimeout
+	tryTimeout = 50 * time.Millisecond
+	t.Cleanup(func() { tryTimeout = old })
+	srv := replay.Stalled(t)
+	gaps, err := Export(context.Background(), cloudexport.Options{Region: "us-east-1", Endpoint: srv.URL, HTTPClient: srv.Client()}, func(string, []byte) {
+		t.Error("a file was written")
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(gaps) == 0 || gaps[0].Scope != "cloud/aws/describe-instances.json" {
+		t.Errorf("gaps %+v", gaps)
 	}
 }

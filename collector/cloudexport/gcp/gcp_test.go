@@ -302,3 +302,32 @@ func TestRoleFile(t *testing.T) {
 		t.Errorf("role grants %q, Export needs %q", got, want)
 	}
 }
+
+// A stalled endpoint fails each try after TryTimeout; the try is repeated, then the
+// call is a gap. Nothing hangs.
+func TestStalledTries(t *testing.T) {
+	fastRetries(t)
+	oldT, oldA := TryTimeout, Attempts
+	TryTimeout, Attempts = 50*time.Millisecond, 2
+	t.Cleanup(func() { TryTimeout, Attempts = oldT, oldA })
+	srv := replay.Stalled(t)
+	gaps, err := Export(context.Background(), cloudexport.Options{Project: "proj", Endpoint: srv.URL, HTTPClient: srv.Client()}, func(string, []byte) {
+		t.Error("a file was written")
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(gaps) == 0 || gaps[0].Scope != "cloud/gcp/instances.json" {
+		t.Fatalf("gaps %+v", gaps)
+	}
+	// instances.aggregatedList was tried twice.
+	var n int
+	for _, r := range srv.Requests() {
+		if strings.HasSuffix(r.Path, "/aggregated/instances") {
+			n++
+		}
+	}
+	if n != 2 {
+		t.Errorf("instances asked %d times, want %d", n, 2)
+	}
+}

@@ -2,11 +2,15 @@ package gcp
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"io"
 	"math/rand/v2"
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/netsim/netsim/collector/cloudexport"
 )
 
 // Attempts and BaseDelay bound the retries of a throttled or failed call: up to
@@ -15,6 +19,8 @@ import (
 var (
 	Attempts  = 5
 	BaseDelay = 500 * time.Millisecond
+	// TryTimeout bounds one try, its answer's body included.
+	TryTimeout = cloudexport.TryTimeout
 )
 
 // Retrying returns a client whose transport retries what the Compute Engine API asks
@@ -22,34 +28,43 @@ var (
 // userRateLimitExceeded, and 500/502/503/504. Every call the exporter makes is a read,
 // so a retry cannot repeat a change.
 func Retrying(c *http.Client) *http.Client {
-	base := c.Transport
-	if base == nil {
-		base = http.DefaultTransport
-	}
-	cc := *c
-	cc.Transport = &retrier{base: base}
+	cc := *cloudexport.Client(c, TryTimeout) // each try bounded, so a stalled one is retried
+	cc.Transport = &retrier{base: cc.Transport}
 	return &cc
 }
+
+// maxWait caps one wait between tries.
+const maxWait = 32 * time.Second
 
 type retrier struct{ base http.RoundTripper }
 
 func (r *retrier) RoundTrip(req *http.Request) (*http.Response, error) {
 	for i := 0; ; i++ {
 		resp, err := r.base.RoundTrip(req)
-		if err != nil || i == Attempts-1 {
+		if i == Attempts-1 {
 			return resp, err
 		}
-		if !retryable(resp) {
+		if err != nil {
+			// A try that timed out (TryTimeout) is tried again; a cancelled export or
+			// any other failure to reach the API is not.
+			if !errors.Is(err, context.DeadlineExceeded) || req.Context().Err() != nil {
+				return nil, err
+			}
+		} else if !retryable(resp) {
 			return resp, nil
+		} else {
+			resp.Body.Close()
 		}
-		resp.Body.Close()
 		wait := BaseDelay << i
-		if wait > 32*time.Second {
-			wait = 32 * time.Second
+		if wait > maxWait {
+			wait = maxWait
 		}
 		wait = wait/2 + time.Duration(rand.Int64N(int64(wait/2)+1))
-		if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && s >= 0 {
-			wait = time.Duration(s) * time.Second
+		if resp == nil {
+			// timed out: the backoff alone
+		} else if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && s >= 0 {
+			// As the server asks, but bounded: an hour's Retry-After is better a gap.
+			wait = min(time.Duration(s)*time.Second, maxWait)
 		}
 		t := time.NewTimer(wait)
 		select {
