@@ -287,6 +287,9 @@ func (x *exporter) targetPools(ctx context.Context) {
 	// `gcloud compute target-pools get-health POOL` asks getHealth once per instance of
 	// the pool and prints the answers as one list.
 	for _, tp := range pools {
+		if tp == nil {
+			continue // an odd answer's null item: nothing to ask about
+		}
 		file := path.Join(DirTargetPoolHealth, tp.Name+".json")
 		out := []*compute.TargetPoolInstanceHealth{}
 		var failed error
@@ -326,6 +329,9 @@ func (x *exporter) backendServices(ctx context.Context) {
 	x.write(FileBackendServices, bss)
 	x.unreachable(FileBackendServices, "backendServices.aggregatedList", unreach)
 	for _, bs := range bss {
+		if bs == nil {
+			continue
+		}
 		file := path.Join(DirBackendSvcHealth, bs.Name+".json")
 		call, perm := "backendServices.getHealth "+bs.Name, "compute.backendServices.get"
 		if bs.Region != "" {
@@ -334,6 +340,9 @@ func (x *exporter) backendServices(ctx context.Context) {
 		out := []groupHealth{}
 		var failed error
 		for _, b := range bs.Backends {
+			if b == nil {
+				continue
+			}
 			ref := &compute.ResourceGroupReference{Group: b.Group}
 			var h *compute.BackendServiceGroupHealth
 			var err error
@@ -370,7 +379,7 @@ func (x *exporter) routers(ctx context.Context) {
 	x.write(FileRouters, rs)
 	x.unreachable(FileRouters, "routers.aggregatedList", unreach)
 	for _, r := range rs {
-		if len(r.Nats) == 0 {
+		if r == nil || len(r.Nats) == 0 {
 			continue // no Cloud NAT: nothing is mapped
 		}
 		file := path.Join(DirNATMapping, r.Name+".json")

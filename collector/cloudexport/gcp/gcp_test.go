@@ -144,6 +144,9 @@ func TestExportParsesThrough(t *testing.T) {
 		if r.Method != "GET" && !strings.HasSuffix(r.Path, "/getHealth") {
 			t.Errorf("a call that is not a read: %s %s", r.Method, r.Path)
 		}
+		if p := permissionOf(r.Path); !slices.Contains(Permissions, p) {
+			t.Errorf("%s %s needs %q, which is not in Permissions", r.Method, r.Path, p)
+		}
 	}
 	if r := srv.Served("instances/1"); len(r) != 2 || r[0].Status != 429 {
 		t.Errorf("instances page 1: want a 429 then a retry, got %d requests", len(r))
@@ -330,4 +333,24 @@ func TestStalledTries(t *testing.T) {
 	if n != 2 {
 		t.Errorf("instances asked %d times, want %d", n, 2)
 	}
+}
+
+// permissionOf is the IAM permission the Compute Engine API reference names for a call,
+// by its path below the project.
+func permissionOf(p string) string {
+	p = strings.TrimPrefix(p, base+"/")
+	parts := strings.Split(p, "/")
+	switch {
+	case parts[0] == "aggregated" && len(parts) == 2:
+		return "compute." + parts[1] + ".list" // the aggregated list of a kind
+	case parts[0] == "global" && len(parts) == 2:
+		return "compute." + parts[1] + ".list"
+	case parts[0] == "global" && len(parts) == 4: // global/backendServices/NAME/getHealth
+		return "compute." + parts[1] + ".get"
+	case parts[0] == "regions" && len(parts) == 5 && parts[2] == "backendServices":
+		return "compute.regionBackendServices.get"
+	case parts[0] == "regions" && len(parts) == 5: // regions/R/KIND/NAME/getHealth|getNatMappingInfo
+		return "compute." + parts[2] + ".get"
+	}
+	return "unknown call " + p
 }

@@ -130,7 +130,9 @@ The cloud part (--cloud aws|gcp|alibaba|tencent|azure) reads the provider's netw
 (instances, security groups or firewall rules, route tables, load balancers and their
 health, NAT) through the provider's Go SDK, read-only, with the credentials the
 provider's own CLI would use (aws: the profile's chain; gcp: Application Default
-Credentials), and writes it under cloud/PROVIDER/ as the CLI prints it. The calls and
+Credentials; alibaba: the aliyun CLI profile or the default chain; tencent: the tccli
+profile or the SDK's chain; azure: DefaultAzureCredential, az login included), and
+writes it under cloud/PROVIDER/ as the CLI prints it. The calls and
 a minimal policy per provider are in docs/collect.md and deploy/cloud/. Credentials are
 never written into the bundle. A call the provider refuses is a gap naming the call and
 the permission it needs; no credentials at all stops the run before anything else.
@@ -147,6 +149,7 @@ OUT is a new folder, or a .tar.gz when its name says so.`,
   netsim collect --node-command 'ssh {node} sudo netsim collect node -o -' -o b.tar.gz
   netsim collect --cloud aws --cloud-profile prod --cloud-region eu-west-1 -o b.tar.gz
   netsim collect --cloud gcp --cloud-project my-project -o b.tar.gz
+  netsim collect --cloud azure --cloud-resource-group aks-nodes -o b.tar.gz
   netsim collect --cloud-export exports/ -o b.tar.gz`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -165,8 +168,8 @@ OUT is a new folder, or a .tar.gz when its name says so.`,
 	fl.StringVar(&f.cloud.region, "cloud-region", "", "the region to export (aws, alibaba, tencent; default: the CLI profile's)")
 	fl.StringVar(&f.cloud.profile, "cloud-profile", "", "the provider CLI's named profile whose credentials to use (aws, alibaba, tencent; default: its default)")
 	fl.StringVar(&f.cloud.project, "cloud-project", "", "the Google Cloud project (gcp; default: CLOUDSDK_CORE_PROJECT, then the credentials' project)")
-	fl.StringVar(&f.cloud.subscription, "cloud-subscription", "", "the Azure subscription ID (azure)")
-	fl.StringVar(&f.cloud.resourceGroup, "cloud-resource-group", "", "limit the Azure export to this resource group (azure)")
+	fl.StringVar(&f.cloud.subscription, "cloud-subscription", "", "the Azure subscription ID (azure; default: AZURE_SUBSCRIPTION_ID, then the Azure CLI's default)")
+	fl.StringVar(&f.cloud.resourceGroup, "cloud-resource-group", "", "limit the Azure export to this resource group (azure; default: the whole subscription)")
 	fl.StringVar(&f.cloud.endpoint, "cloud-endpoint", "", "the provider API's endpoint URL instead of its public one (a private endpoint or a test server)")
 	fl.StringVarP(&f.out, "output", "o", "", "the bundle to write: a new folder, or a file ending in .tar.gz")
 	fl.StringVar(&f.nodeCommand, "node-command", "", "run the node part through this local command instead of pods; {node} is the node's name, {addr} its InternalIP; stdout must be the tar.gz")

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/spf13/pflag"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
@@ -169,6 +170,51 @@ func TestCollectUsage(t *testing.T) {
 		_, stderr, code := runCmd(c.args...)
 		if code != 2 || !strings.Contains(stderr, c.want) {
 			t.Errorf("%v: exit %d, stderr %q; want 2 and %q", c.args, code, stderr, c.want)
+		}
+	}
+}
+
+// docs/collect.md's table of cloud flags names every --cloud-* flag the command has, with
+// the providers that read it as cloudProviderFlags says, and has a section per provider.
+func TestCloudFlagsDocumented(t *testing.T) {
+	data, err := os.ReadFile("../../../../docs/collect.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(data)
+	rows := map[string]string{} // flag -> its table row
+	for _, line := range strings.Split(doc, "\n") {
+		if strings.HasPrefix(line, "| `--cloud") {
+			cells := strings.Split(line, "|")
+			for _, f := range strings.Split(cells[1], "`") {
+				if name, _, _ := strings.Cut(strings.TrimSpace(f), " "); strings.HasPrefix(name, "--cloud") {
+					rows[name] = cells[2]
+				}
+			}
+		}
+	}
+	NewCommand(streams.IO{}).Flags().VisitAll(func(f *pflag.Flag) {
+		name := "--" + f.Name
+		if !strings.HasPrefix(name, "--cloud") || name == "--cloud-export" {
+			return
+		}
+		row, ok := rows[name]
+		if !ok {
+			t.Errorf("%s is not in docs/collect.md's table", name)
+			return
+		}
+		for p, reads := range cloudProviderFlags {
+			if name == "--cloud" || name == "--cloud-endpoint" {
+				continue
+			}
+			if in := strings.Contains(" "+reads+" ", " "+name+" "); in != strings.Contains(row, p) {
+				t.Errorf("%s: docs say %q, the code says %s reads it: %v", name, strings.TrimSpace(row), p, in)
+			}
+		}
+	})
+	for p := range cloudProviderFlags {
+		if !strings.Contains(doc, "(`--cloud "+p+"`)") {
+			t.Errorf("docs/collect.md has no section for --cloud %s", p)
 		}
 	}
 }
