@@ -8,7 +8,6 @@ import (
 	"path"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -142,25 +141,11 @@ func testEnv(t *testing.T) {
 	t.Setenv("AWS_CA_BUNDLE", "") // a custom CA cannot be added to the test server's client
 }
 
-type sink struct {
-	mu    sync.Mutex
-	files map[string][]byte
-}
-
-func (s *sink) put(name string, data []byte) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, dup := s.files[name]; dup {
-		panic("written twice: " + name)
-	}
-	s.files[name] = data
-}
-
 func TestExportParsesThrough(t *testing.T) {
 	testEnv(t)
 	srv := fixture(t)
-	out := &sink{files: map[string][]byte{}}
-	gaps, err := Export(context.Background(), cloudexport.Options{Region: "us-east-1", Endpoint: srv.URL, HTTPClient: srv.Client()}, out.put)
+	out := replay.NewSink(t)
+	gaps, err := Export(context.Background(), cloudexport.Options{Region: "us-east-1", Endpoint: srv.URL, HTTPClient: srv.Client()}, out.Put)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,7 +188,7 @@ func TestExportParsesThrough(t *testing.T) {
 		"get-managed-prefix-list-entries/pl-1.json", "search-transit-gateway-routes/tgw-rtb-1.json"}
 	var got []string
 	files := map[string]*source.File{}
-	for n, d := range out.files {
+	for n, d := range out.Files {
 		got = append(got, n)
 		files[n] = source.NewFile(path.Join("cloud/aws", n), d)
 		if strings.Contains(string(d), "null") || strings.Contains(string(d), "AKIDEXAMPLE") {
@@ -279,9 +264,9 @@ func TestExportParsesThrough(t *testing.T) {
 			Actions   []struct{ Type, TargetGroupArn string }
 		}
 	}
-	if err := json.Unmarshal(out.files["describe-rules/f2f7dc8efc522ab2.json"], &rules); err != nil || len(rules.Rules) != 1 ||
+	if err := json.Unmarshal(out.Files["describe-rules/f2f7dc8efc522ab2.json"], &rules); err != nil || len(rules.Rules) != 1 ||
 		!rules.Rules[0].IsDefault || rules.Rules[0].Actions[0].TargetGroupArn != tgARN {
-		t.Errorf("rules %s (%v)", out.files["describe-rules/f2f7dc8efc522ab2.json"], err)
+		t.Errorf("rules %s (%v)", out.Files["describe-rules/f2f7dc8efc522ab2.json"], err)
 	}
 }
 

@@ -9,7 +9,6 @@ import (
 	"path"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -111,20 +110,6 @@ func fixture(t *testing.T) *replay.Server {
 	)
 }
 
-type sink struct {
-	mu    sync.Mutex
-	files map[string][]byte
-}
-
-func (s *sink) put(name string, data []byte) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, dup := s.files[name]; dup {
-		panic("written twice: " + name)
-	}
-	s.files[name] = data
-}
-
 func fastRetries(t *testing.T) {
 	old := BaseDelay
 	BaseDelay = time.Millisecond
@@ -134,8 +119,8 @@ func fastRetries(t *testing.T) {
 func TestExportParsesThrough(t *testing.T) {
 	fastRetries(t)
 	srv := fixture(t)
-	out := &sink{files: map[string][]byte{}}
-	gaps, err := Export(context.Background(), cloudexport.Options{Project: "proj", Endpoint: srv.URL, HTTPClient: srv.Client()}, out.put)
+	out := replay.NewSink(t)
+	gaps, err := Export(context.Background(), cloudexport.Options{Project: "proj", Endpoint: srv.URL, HTTPClient: srv.Client()}, out.Put)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,7 +165,7 @@ func TestExportParsesThrough(t *testing.T) {
 		"target-pool-health/a1b2c3.json", "target-pools.json"}
 	var got []string
 	files := map[string]*source.File{}
-	for n, d := range out.files {
+	for n, d := range out.Files {
 		got = append(got, n)
 		files[n] = source.NewFile(path.Join("cloud/gcp", n), d)
 		if !strings.HasPrefix(string(d), "[") || strings.Contains(string(d), "HTTPStatusCode") || strings.Contains(string(d), "null") {
@@ -236,8 +221,8 @@ func TestExportParsesThrough(t *testing.T) {
 			HealthStatus []struct{ HealthState string }
 		}
 	}
-	if err := json.Unmarshal(out.files["backend-service-health/k8s-ilb.json"], &bsh); err != nil || len(bsh) != 1 || len(bsh[0].Status.HealthStatus) != 1 {
-		t.Errorf("backend service health file: %v %s", err, out.files["backend-service-health/k8s-ilb.json"])
+	if err := json.Unmarshal(out.Files["backend-service-health/k8s-ilb.json"], &bsh); err != nil || len(bsh) != 1 || len(bsh[0].Status.HealthStatus) != 1 {
+		t.Errorf("backend service health file: %v %s", err, out.Files["backend-service-health/k8s-ilb.json"])
 	}
 }
 
@@ -254,8 +239,8 @@ func TestThrottledToTheEnd(t *testing.T) {
 		empty("/aggregated/forwardingRules"), empty("/aggregated/targetPools"), empty("/aggregated/backendServices"),
 		empty("/aggregated/healthChecks"), empty("/aggregated/routers"),
 	)
-	out := &sink{files: map[string][]byte{}}
-	gaps, err := Export(context.Background(), cloudexport.Options{Project: "proj", Endpoint: srv.URL, HTTPClient: srv.Client()}, out.put)
+	out := replay.NewSink(t)
+	gaps, err := Export(context.Background(), cloudexport.Options{Project: "proj", Endpoint: srv.URL, HTTPClient: srv.Client()}, out.Put)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -265,11 +250,11 @@ func TestThrottledToTheEnd(t *testing.T) {
 	if len(gaps) != 1 || gaps[0].Scope != "cloud/gcp/instances.json" || !strings.Contains(gaps[0].Reason, "503") {
 		t.Errorf("gaps %+v", gaps)
 	}
-	if _, ok := out.files["instances.json"]; ok {
+	if _, ok := out.Files["instances.json"]; ok {
 		t.Error("instances.json written though its call failed")
 	}
-	if string(out.files["routes.json"]) != "[]\n" {
-		t.Errorf("an empty list is written as []: %q", out.files["routes.json"])
+	if string(out.Files["routes.json"]) != "[]\n" {
+		t.Errorf("an empty list is written as []: %q", out.Files["routes.json"])
 	}
 }
 

@@ -332,3 +332,24 @@ func Any() Matcher { return func(*Request) bool { return true } }
 func Stalled(t testing.TB) *Server {
 	return New(t, Exchange{Name: "stalled", Match: Any(), Responses: []Response{{Stall: true}}})
 }
+
+// Sink collects the files an exporter puts (its cloudexport.Put is Put), failing the test
+// when a name is put twice: a second write would silently replace the first.
+type Sink struct {
+	t     testing.TB
+	mu    sync.Mutex
+	Files map[string][]byte
+}
+
+// NewSink is an empty Sink reporting to t.
+func NewSink(t testing.TB) *Sink { return &Sink{t: t, Files: map[string][]byte{}} }
+
+// Put stores one file.
+func (s *Sink) Put(name string, data []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, dup := s.Files[name]; dup {
+		s.t.Errorf("%s written twice", name)
+	}
+	s.Files[name] = data
+}

@@ -174,3 +174,17 @@ func TestStall(t *testing.T) {
 		t.Errorf("served %+v", r)
 	}
 }
+
+func TestSink(t *testing.T) {
+	r := &recorder{}
+	s := NewSink(r)
+	s.Put("a.json", []byte("1"))
+	s.Put("b.json", []byte("2"))
+	if len(r.errs) != 0 || string(s.Files["a.json"]) != "1" || len(s.Files) != 2 {
+		t.Errorf("files %q, errors %q", s.Files, r.errs)
+	}
+	s.Put("a.json", []byte("3"))
+	if len(r.errs) != 1 {
+		t.Errorf("a name put twice was not reported")
+	}
+}
