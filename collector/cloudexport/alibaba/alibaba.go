@@ -160,7 +160,7 @@ func Export(ctx context.Context, o cloudexport.Options, put cloudexport.Put) ([]
 	if o.Endpoint != "" && cfg().Endpoint == nil {
 		return nil, fmt.Errorf("alibaba: endpoint %q is not a URL (http://host:port)", o.Endpoint)
 	}
-	x := &exporter{put: put, logf: o.Logf, region: region}
+	x := &exporter{Writer: cloudexport.NewWriter("alibaba", "  ", "RAM permission", o, put), region: region}
 	// The generated clients resolve the product's endpoint for the region (their tables
 	// know the exceptions, such as ecs-cn-hangzhou); their embedded core makes the calls.
 	ec, err := ecs.NewClient(cfg())
@@ -183,7 +183,7 @@ func Export(ctx context.Context, o cloudexport.Options, put cloudexport.Put) ([]
 	}
 	x.ecs, x.vpc, x.slb = &ec.Client, &vc.Client, sc
 	x.run(ctx)
-	return x.gaps, nil
+	return x.Gaps, nil
 }
 
 // retryOptions has the SDK retry throttling with exponential backoff and equal jitter,
@@ -270,11 +270,9 @@ func credentials(name string) (credential.Credential, error) {
 }
 
 type exporter struct {
+	cloudexport.Writer
 	ecs, vpc, slb *openapi.Client
 	region        string
-	put           cloudexport.Put
-	logf          func(string, ...any)
-	gaps          []bundle.Gap
 }
 
 // paging says how an API pages.
@@ -471,20 +469,7 @@ func (x *exporter) gap(file string, c call, what string, err error) {
 	if errors.As(err, &se) {
 		reason = tea.StringValue(se.Code) + ": " + tea.StringValue(se.Message)
 	}
-	x.gaps = append(x.gaps, bundle.Gap{Scope: path.Join("cloud/alibaba", file),
-		Reason: fmt.Sprintf("%s failed (it needs the RAM permission %s): %s", what, c.perm, reason)})
-}
-
-func (x *exporter) write(file string, body map[string]any) {
-	data, err := cloudexport.JSON(body, "  ")
-	if err != nil {
-		x.gaps = append(x.gaps, bundle.Gap{Scope: path.Join("cloud/alibaba", file), Reason: "encoding: " + err.Error()})
-		return
-	}
-	if x.logf != nil {
-		x.logf("alibaba: %s", file)
-	}
-	x.put(file, data)
+	x.Failed(file, what, c.perm, reason)
 }
 
 // one fetches a call into its file; it returns the merged list, or nil after a gap.
@@ -494,7 +479,7 @@ func (x *exporter) one(ctx context.Context, file string, c call, params map[stri
 		x.gap(file, c, what, err)
 		return nil, false
 	}
-	x.write(file, body)
+	x.Write(file, body)
 	items, _ := listAt(body, c.list)
 	return items, true
 }

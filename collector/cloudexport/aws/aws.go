@@ -87,7 +87,7 @@ func Export(ctx context.Context, o cloudexport.Options, put cloudexport.Put) ([]
 	if _, err := cfg.Credentials.Retrieve(ctx); err != nil {
 		return nil, fmt.Errorf("aws: no credentials in the aws CLI's chain (environment, profile %q, SSO, instance role): %w", o.Profile, err)
 	}
-	x := &exporter{put: put, logf: o.Logf}
+	x := &exporter{Writer: cloudexport.NewWriter("aws", "    ", "IAM permission", o, put)}
 	x.ec2 = ec2.NewFromConfig(cfg, func(eo *ec2.Options) {
 		if o.Endpoint != "" {
 			eo.BaseEndpoint = sdkaws.String(o.Endpoint)
@@ -99,15 +99,13 @@ func Export(ctx context.Context, o cloudexport.Options, put cloudexport.Put) ([]
 		}
 	})
 	x.run(ctx)
-	return x.gaps, nil
+	return x.Gaps, nil
 }
 
 type exporter struct {
-	ec2  *ec2.Client
-	elb  *elb.Client
-	put  cloudexport.Put
-	logf func(string, ...any)
-	gaps []bundle.Gap
+	cloudexport.Writer
+	ec2 *ec2.Client
+	elb *elb.Client
 }
 
 // pager is what every SDK paginator offers; Opt is the service client's Options.
@@ -145,21 +143,12 @@ func (x *exporter) gap(file, call, perm string, err error) {
 	if errors.As(err, &ae) {
 		reason = ae.ErrorCode() + ": " + ae.ErrorMessage()
 	}
-	x.gaps = append(x.gaps, bundle.Gap{Scope: path.Join("cloud/aws", file),
-		Reason: fmt.Sprintf("%s failed (it needs the IAM permission %s): %s", call, perm, reason)})
+	x.Failed(file, call, perm, reason)
 }
 
 // write stores one file in the CLI's shape: {"Key": [items...]}.
 func (x *exporter) write(file, key string, items any) {
-	data, err := cloudexport.JSON(map[string]any{key: items}, "    ")
-	if err != nil {
-		x.gaps = append(x.gaps, bundle.Gap{Scope: path.Join("cloud/aws", file), Reason: "encoding: " + err.Error()})
-		return
-	}
-	if x.logf != nil {
-		x.logf("aws: %s", file)
-	}
-	x.put(file, data)
+	x.Write(file, map[string]any{key: items})
 }
 
 func (x *exporter) run(ctx context.Context) {

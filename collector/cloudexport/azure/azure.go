@@ -133,9 +133,9 @@ func Export(ctx context.Context, o cloudexport.Options, put cloudexport.Put) ([]
 	if err != nil {
 		return nil, fmt.Errorf("azure: %w", err)
 	}
-	x := &exporter{f: f, rg: o.ResourceGroup, put: put, logf: o.Logf}
+	x := &exporter{Writer: cloudexport.NewWriter("azure", "  ", "Azure RBAC action", o, put), f: f, rg: o.ResourceGroup}
 	x.run(ctx)
-	return x.gaps, nil
+	return x.Gaps, nil
 }
 
 // cliSubscription is the Azure CLI's default subscription, from azureProfile.json in
@@ -173,11 +173,9 @@ func cliSubscription() string {
 }
 
 type exporter struct {
-	f    *armnetwork.ClientFactory
-	rg   string
-	put  cloudexport.Put
-	logf func(string, ...any)
-	gaps []bundle.Gap
+	cloudexport.Writer
+	f  *armnetwork.ClientFactory
+	rg string
 }
 
 // drain runs a pager to its end (following nextLink), merging the pages' values.
@@ -204,20 +202,7 @@ func (x *exporter) gap(file, call, perm string, err error) {
 		}
 		reason = fmt.Sprintf("%s (HTTP %d)", code, re.StatusCode)
 	}
-	x.gaps = append(x.gaps, bundle.Gap{Scope: path.Join("cloud/azure", file),
-		Reason: fmt.Sprintf("%s failed (it needs the Azure RBAC action %s): %s", call, perm, reason)})
-}
-
-func (x *exporter) write(file string, v any) {
-	data, err := cloudexport.JSON(v, "  ")
-	if err != nil {
-		x.gaps = append(x.gaps, bundle.Gap{Scope: path.Join("cloud/azure", file), Reason: "encoding: " + err.Error()})
-		return
-	}
-	if x.logf != nil {
-		x.logf("azure: %s", file)
-	}
-	x.put(file, data)
+	x.Failed(file, call, perm, reason)
 }
 
 // list runs one list call (the subscription's, or the resource group's) into its file.
@@ -231,7 +216,7 @@ func list[R, T any](ctx context.Context, x *exporter, file, call, perm string, a
 		x.gap(file, call, perm, err)
 		return nil, false
 	}
-	x.write(file, v)
+	x.Write(file, v)
 	return v, true
 }
 
@@ -287,7 +272,7 @@ func (x *exporter) run(ctx context.Context) {
 		}
 	}
 	if nicsOK {
-		x.write(cloudaz.FileNICs, nics)
+		x.Write(cloudaz.FileNICs, nics)
 	}
 
 	sc := f.NewSecurityGroupsClient()
@@ -364,8 +349,7 @@ func (x *exporter) health(ctx context.Context, lbs []*armnetwork.LoadBalancer) {
 		name := *lb.Name
 		id, err := arm.ParseResourceID(*lb.ID)
 		if err != nil {
-			x.gaps = append(x.gaps, bundle.Gap{Scope: path.Join("cloud/azure", cloudaz.DirHealth, name+".json"),
-				Reason: fmt.Sprintf("load balancer id %q: %v", *lb.ID, err)})
+			x.Gap(path.Join(cloudaz.DirHealth, name+".json"), fmt.Sprintf("load balancer id %q: %v", *lb.ID, err))
 			continue
 		}
 		names = append(names, name)
@@ -425,7 +409,7 @@ func (x *exporter) health(ctx context.Context, lbs []*armnetwork.LoadBalancer) {
 	}
 	for _, n := range names {
 		if !failed[n] {
-			x.write(path.Join(cloudaz.DirHealth, n+".json"), out[n])
+			x.Write(path.Join(cloudaz.DirHealth, n+".json"), out[n])
 		}
 	}
 }

@@ -108,9 +108,9 @@ func Export(ctx context.Context, o cloudexport.Options, put cloudexport.Put) ([]
 	if err != nil {
 		return nil, fmt.Errorf("gcp: %w", err)
 	}
-	x := &exporter{svc: svc, project: project, put: put, logf: o.Logf}
+	x := &exporter{Writer: cloudexport.NewWriter("gcp", "  ", "IAM permission", o, put), svc: svc, project: project}
 	x.run(ctx)
-	return x.gaps, nil
+	return x.Gaps, nil
 }
 
 func firstNonEmpty(ss ...string) string {
@@ -123,11 +123,9 @@ func firstNonEmpty(ss ...string) string {
 }
 
 type exporter struct {
+	cloudexport.Writer
 	svc     *compute.Service
 	project string
-	put     cloudexport.Put
-	logf    func(string, ...any)
-	gaps    []bundle.Gap
 }
 
 func (x *exporter) gap(file, call, perm string, err error) {
@@ -136,29 +134,15 @@ func (x *exporter) gap(file, call, perm string, err error) {
 	if errors.As(err, &ge) {
 		reason = fmt.Sprintf("HTTP %d: %s", ge.Code, ge.Message)
 	}
-	x.gaps = append(x.gaps, bundle.Gap{Scope: path.Join("cloud/gcp", file),
-		Reason: fmt.Sprintf("%s failed (it needs the IAM permission %s): %s", call, perm, reason)})
+	x.Failed(file, call, perm, reason)
 }
 
 // unreachable records the zones or regions an aggregated list could not read: the file is
 // written, but what those scopes hold is missing from it.
 func (x *exporter) unreachable(file, call string, scopes []string) {
 	if len(scopes) > 0 {
-		x.gaps = append(x.gaps, bundle.Gap{Scope: path.Join("cloud/gcp", file),
-			Reason: fmt.Sprintf("%s could not reach %s; their resources are missing", call, strings.Join(scopes, ", "))})
+		x.Gap(file, fmt.Sprintf("%s could not reach %s; their resources are missing", call, strings.Join(scopes, ", ")))
 	}
-}
-
-func (x *exporter) write(file string, items any) {
-	data, err := cloudexport.JSON(items, "  ")
-	if err != nil {
-		x.gaps = append(x.gaps, bundle.Gap{Scope: path.Join("cloud/gcp", file), Reason: "encoding: " + err.Error()})
-		return
-	}
-	if x.logf != nil {
-		x.logf("gcp: %s", file)
-	}
-	x.put(file, data)
 }
 
 // scoped merges an aggregated list's page, scope by scope in name order, so the file
@@ -192,7 +176,7 @@ func (x *exporter) run(ctx context.Context) {
 	if err != nil {
 		x.gap(FileInstances, "instances.aggregatedList", "compute.instances.list", err)
 	} else {
-		x.write(FileInstances, insts)
+		x.Write(FileInstances, insts)
 		x.unreachable(FileInstances, "instances.aggregatedList", unreach)
 	}
 
@@ -203,7 +187,7 @@ func (x *exporter) run(ctx context.Context) {
 	}); err != nil {
 		x.gap(FileFirewalls, "firewalls.list", "compute.firewalls.list", err)
 	} else {
-		x.write(FileFirewalls, fws)
+		x.Write(FileFirewalls, fws)
 	}
 
 	routes := []*compute.Route{}
@@ -213,7 +197,7 @@ func (x *exporter) run(ctx context.Context) {
 	}); err != nil {
 		x.gap(FileRoutes, "routes.list", "compute.routes.list", err)
 	} else {
-		x.write(FileRoutes, routes)
+		x.Write(FileRoutes, routes)
 	}
 
 	nets := []*compute.Network{}
@@ -223,7 +207,7 @@ func (x *exporter) run(ctx context.Context) {
 	}); err != nil {
 		x.gap(FileNetworks, "networks.list", "compute.networks.list", err)
 	} else {
-		x.write(FileNetworks, nets)
+		x.Write(FileNetworks, nets)
 	}
 
 	subs := []*compute.Subnetwork{}
@@ -235,7 +219,7 @@ func (x *exporter) run(ctx context.Context) {
 	}); err != nil {
 		x.gap(FileSubnets, "subnetworks.aggregatedList", "compute.subnetworks.list", err)
 	} else {
-		x.write(FileSubnets, subs)
+		x.Write(FileSubnets, subs)
 		x.unreachable(FileSubnets, "subnetworks.aggregatedList", unreach)
 	}
 
@@ -248,7 +232,7 @@ func (x *exporter) run(ctx context.Context) {
 	}); err != nil {
 		x.gap(FileForwardingRules, "forwardingRules.aggregatedList", "compute.forwardingRules.list and compute.globalForwardingRules.list", err)
 	} else {
-		x.write(FileForwardingRules, frs)
+		x.Write(FileForwardingRules, frs)
 		x.unreachable(FileForwardingRules, "forwardingRules.aggregatedList", unreach)
 	}
 
@@ -264,7 +248,7 @@ func (x *exporter) run(ctx context.Context) {
 	}); err != nil {
 		x.gap(FileHealthChecks, "healthChecks.aggregatedList", "compute.healthChecks.list and compute.regionHealthChecks.list", err)
 	} else {
-		x.write(FileHealthChecks, hcs)
+		x.Write(FileHealthChecks, hcs)
 		x.unreachable(FileHealthChecks, "healthChecks.aggregatedList", unreach)
 	}
 
@@ -282,7 +266,7 @@ func (x *exporter) targetPools(ctx context.Context) {
 		x.gap(FileTargetPools, "targetPools.aggregatedList", "compute.targetPools.list", err)
 		return
 	}
-	x.write(FileTargetPools, pools)
+	x.Write(FileTargetPools, pools)
 	x.unreachable(FileTargetPools, "targetPools.aggregatedList", unreach)
 	// `gcloud compute target-pools get-health POOL` asks getHealth once per instance of
 	// the pool and prints the answers as one list.
@@ -305,7 +289,7 @@ func (x *exporter) targetPools(ctx context.Context) {
 			x.gap(file, "targetPools.getHealth "+tp.Name, "compute.targetPools.get", failed)
 			continue
 		}
-		x.write(file, out)
+		x.Write(file, out)
 	}
 }
 
@@ -326,7 +310,7 @@ func (x *exporter) backendServices(ctx context.Context) {
 		x.gap(FileBackendServices, "backendServices.aggregatedList", "compute.backendServices.list and compute.regionBackendServices.list", err)
 		return
 	}
-	x.write(FileBackendServices, bss)
+	x.Write(FileBackendServices, bss)
 	x.unreachable(FileBackendServices, "backendServices.aggregatedList", unreach)
 	for _, bs := range bss {
 		if bs == nil {
@@ -361,7 +345,7 @@ func (x *exporter) backendServices(ctx context.Context) {
 			x.gap(file, call, perm, failed)
 			continue
 		}
-		x.write(file, out)
+		x.Write(file, out)
 	}
 }
 
@@ -376,7 +360,7 @@ func (x *exporter) routers(ctx context.Context) {
 		x.gap(FileRouters, "routers.aggregatedList", "compute.routers.list", err)
 		return
 	}
-	x.write(FileRouters, rs)
+	x.Write(FileRouters, rs)
 	x.unreachable(FileRouters, "routers.aggregatedList", unreach)
 	for _, r := range rs {
 		if r == nil || len(r.Nats) == 0 {
@@ -391,6 +375,6 @@ func (x *exporter) routers(ctx context.Context) {
 			x.gap(file, "routers.getNatMappingInfo "+r.Name, "compute.routers.get", err)
 			continue
 		}
-		x.write(file, out)
+		x.Write(file, out)
 	}
 }

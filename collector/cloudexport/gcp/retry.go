@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"math/rand/v2"
 	"net/http"
 	"strconv"
 	"time"
@@ -55,23 +54,15 @@ func (r *retrier) RoundTrip(req *http.Request) (*http.Response, error) {
 		} else {
 			resp.Body.Close()
 		}
-		wait := BaseDelay << i
-		if wait > maxWait {
-			wait = maxWait
-		}
-		wait = wait/2 + time.Duration(rand.Int64N(int64(wait/2)+1))
+		wait := cloudexport.Backoff(i, BaseDelay, maxWait)
 		if resp == nil {
 			// timed out: the backoff alone
 		} else if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && s >= 0 {
 			// As the server asks, but bounded: an hour's Retry-After is better a gap.
 			wait = min(time.Duration(s)*time.Second, maxWait)
 		}
-		t := time.NewTimer(wait)
-		select {
-		case <-req.Context().Done():
-			t.Stop()
-			return nil, req.Context().Err()
-		case <-t.C:
+		if err := cloudexport.Sleep(req.Context(), wait); err != nil {
+			return nil, err
 		}
 		if req.Body != nil && req.Body != http.NoBody {
 			if req.GetBody == nil {

@@ -53,7 +53,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"os"
@@ -108,14 +107,6 @@ var (
 	retryCap  = 20 * time.Second
 )
 
-func backoff(n int) time.Duration {
-	d := retryBase << n
-	if d > retryCap || d <= 0 {
-		d = retryCap
-	}
-	return d/2 + rand.N(d/2+1)
-}
-
 // Export reads the region's network through the SDK and hands each file to put.
 func Export(ctx context.Context, o cloudexport.Options, put cloudexport.Put) ([]bundle.Gap, error) {
 	name := o.Profile
@@ -161,9 +152,9 @@ func Export(ctx context.Context, o cloudexport.Options, put cloudexport.Put) ([]
 	} else if o.HTTPClient != nil {
 		c.WithHttpTransport(http.DefaultTransport)
 	}
-	x := &exporter{c: c, put: put, logf: o.Logf}
+	x := &exporter{Writer: cloudexport.NewWriter("tencent", "    ", "CAM permission", o, put), c: c}
 	x.run(ctx)
-	return x.gaps, nil
+	return x.Gaps, nil
 }
 
 // tccliRegion reads the region tccli configured for a profile: ~/.tccli/<profile>.configure
@@ -189,10 +180,8 @@ func tccliRegion(name string) string {
 }
 
 type exporter struct {
-	c    *common.Client
-	put  cloudexport.Put
-	logf func(string, ...any)
-	gaps []bundle.Gap
+	cloudexport.Writer
+	c *common.Client
 }
 
 // paging says how an API pages.
@@ -289,12 +278,8 @@ func (x *exporter) send(ctx context.Context, req *tchttp.CommonRequest) (*tchttp
 			(se.Code != "RequestLimitExceeded" && !strings.HasPrefix(se.Code, "RequestLimitExceeded.")) {
 			return resp, err
 		}
-		t := time.NewTimer(backoff(try))
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil, ctx.Err()
-		case <-t.C:
+		if err := cloudexport.Sleep(ctx, cloudexport.Backoff(try, retryBase, retryCap)); err != nil {
+			return nil, err
 		}
 	}
 }
@@ -319,20 +304,7 @@ func (x *exporter) gap(file string, c call, what string, err error) {
 	if errors.As(err, &se) {
 		reason = se.Code + ": " + se.Message
 	}
-	x.gaps = append(x.gaps, bundle.Gap{Scope: path.Join("cloud/tencent", file),
-		Reason: fmt.Sprintf("%s failed (it needs the CAM permission %s): %s", what, c.perm(), reason)})
-}
-
-func (x *exporter) write(file string, body map[string]any) {
-	data, err := cloudexport.JSON(body, "    ")
-	if err != nil {
-		x.gaps = append(x.gaps, bundle.Gap{Scope: path.Join("cloud/tencent", file), Reason: "encoding: " + err.Error()})
-		return
-	}
-	if x.logf != nil {
-		x.logf("tencent: %s", file)
-	}
-	x.put(file, data)
+	x.Failed(file, what, c.perm(), reason)
 }
 
 // one fetches a call into its file; it returns the merged list, or false after a gap.
@@ -342,7 +314,7 @@ func (x *exporter) one(ctx context.Context, file string, c call, params map[stri
 		x.gap(file, c, what, err)
 		return nil, false
 	}
-	x.write(file, body)
+	x.Write(file, body)
 	items, _ := body[c.list].([]any)
 	return items, true
 }
@@ -417,7 +389,7 @@ func (x *exporter) targetHealth(ctx context.Context, ids []string) {
 		}
 		first["LoadBalancers"] = all
 	}
-	x.write(cloudtc.FileTargetHealth, first)
+	x.Write(cloudtc.FileTargetHealth, first)
 }
 
 // collect gathers the strings of a field (a string or a list of strings) of every item,
