@@ -19,7 +19,6 @@ import (
 	cloudaz "github.com/netsim/netsim/cloud/azure"
 	"github.com/netsim/netsim/collector/cloudexport"
 	"github.com/netsim/netsim/collector/cloudexport/replay"
-	"github.com/netsim/netsim/model/source"
 )
 
 const (
@@ -129,19 +128,16 @@ func TestExport(t *testing.T) {
 	for _, e := range exchanges(s.URL) {
 		s.Add(e)
 	}
-	files := map[string][]byte{}
+	out := replay.NewSink(t)
+	files := out.Files
 	start := time.Now()
 	gaps, err := Export(context.Background(), cloudexport.Options{Subscription: sub, Endpoint: s.URL, HTTPClient: s.Client()},
-		func(name string, data []byte) { files[name] = data })
+		out.Put)
 	if err != nil {
 		t.Fatal(err)
 	}
 
-	var names []string
-	for n := range files {
-		names = append(names, n)
-	}
-	sort.Strings(names)
+	names := out.Names()
 	want := []string{"lb-backend-health/kubernetes.json", "lb-list.json", "nat-gateway-list.json", "nic-list.json",
 		"nsg-list.json", "public-ip-list.json", "vnet-list.json"}
 	if !reflect.DeepEqual(names, want) {
@@ -201,10 +197,7 @@ func TestExport(t *testing.T) {
 	}
 
 	// Parse-through: cloud/azure reads the ARM shape the SDK wrote.
-	sf := map[string]*source.File{}
-	for n, d := range files {
-		sf[n] = source.NewFile("cloud/azure/"+n, d)
-	}
+	sf := out.Sources("cloud/azure")
 	x, err := cloudaz.Parse("cloud/azure", sf)
 	if err != nil {
 		t.Fatalf("cloud/azure cannot read the export: %v", err)
@@ -235,9 +228,10 @@ func TestResourceGroup(t *testing.T) {
 	for _, kind := range []string{"virtualNetworks", "networkInterfaces", "networkSecurityGroups", "routeTables", "publicIPAddresses", "natGateways", "loadBalancers"} {
 		s.Add(replay.Exchange{Name: kind, Match: get(groupProv + kind), Responses: []replay.Response{ok(`{"value":[]}`)}})
 	}
-	files := map[string][]byte{}
+	out := replay.NewSink(t)
+	files := out.Files
 	gaps, err := Export(context.Background(), cloudexport.Options{Subscription: sub, ResourceGroup: rg, Endpoint: s.URL, HTTPClient: s.Client()},
-		func(name string, data []byte) { files[name] = data })
+		out.Put)
 	if err != nil || len(gaps) != 0 {
 		t.Fatalf("err %v, gaps %+v", err, gaps)
 	}

@@ -13,6 +13,7 @@ package replay
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -20,9 +21,15 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"path"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/netsim/netsim/collector/cloudexport"
+	"github.com/netsim/netsim/model/source"
 )
 
 // Request is one request as the server received it.
@@ -352,4 +359,48 @@ func (s *Sink) Put(name string, data []byte) {
 		s.t.Errorf("%s written twice", name)
 	}
 	s.Files[name] = data
+}
+
+// Names lists the files put, sorted.
+func (s *Sink) Names() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]string, 0, len(s.Files))
+	for n := range s.Files {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Sources returns the files as a bundle holds them under dir ("cloud/aws"), for the
+// provider's Parse: what the exporter wrote must read back.
+func (s *Sink) Sources(dir string) map[string]*source.File {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string]*source.File, len(s.Files))
+	for n, d := range s.Files {
+		out[n] = source.NewFile(path.Join(dir, n), d)
+	}
+	return out
+}
+
+// CancelInFlight runs an exporter against a Stalled server with a context cancelled
+// after a moment, and fails t unless the export returns soon after, with a gap or an
+// error and no file: a cancelled collect must stop the call in flight, not wait out the
+// SDK's timeouts and retries.
+func CancelInFlight(t *testing.T, export cloudexport.Exporter, o cloudexport.Options) {
+	t.Helper()
+	s := Stalled(t)
+	o.Endpoint, o.HTTPClient = s.URL, s.Client()
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	gaps, err := export(ctx, o, func(name string, _ []byte) { t.Errorf("%s written", name) })
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("the export returned %v after the cancel", d)
+	}
+	if err == nil && len(gaps) == 0 {
+		t.Error("no gap and no error for calls that never returned")
+	}
 }
