@@ -365,9 +365,14 @@ func (x *exporter) fetch(ctx context.Context, c call, params map[string]string) 
 		}
 		switch {
 		case c.paging.token != "":
+			prev := token
 			token, _ = body["NextToken"].(string)
 			if token == "" {
 				return merged(first, c.list, all), nil
+			}
+			if token == prev {
+				// The same page again would loop for ever; what was read is not all.
+				return nil, fmt.Errorf("page %d answered the NextToken it was asked with", page)
 			}
 		case c.paging.size > 0:
 			total, ok := number(body[c.paging.total])

@@ -335,3 +335,22 @@ func TestCancelInFlight(t *testing.T) {
 	setup(t)
 	replay.CancelInFlight(t, Export, cloudexport.Options{Region: "cn-hangzhou"})
 }
+
+// An API that answers the NextToken it was asked with would be paged for ever: the call
+// is a gap after the repeat, not a hang.
+func TestRepeatedToken(t *testing.T) {
+	setup(t)
+	s := replay.New(t,
+		replay.Exchange{Name: "instances", Match: action("DescribeInstances"),
+			Responses: []replay.Response{ok(`{"RequestId":"r","NextToken":"same","Instances":{"Instance":[{"InstanceId":"i-1"}]}}`)}},
+		replay.Exchange{Name: "rest", Match: replay.Any(), Responses: []replay.Response{ok(`{"RequestId":"r"}`)}},
+	)
+	out, gaps := export(t, s)
+	if n := len(s.Served("instances")); n != 2 {
+		t.Errorf("DescribeInstances asked %d times, want 2 (the first page, then the repeat)", n)
+	}
+	if _, ok := out.Files["DescribeInstances.json"]; ok || len(gaps) != 1 || !strings.Contains(gaps[0], "DescribeInstances.json: DescribeInstances failed") ||
+		!strings.Contains(gaps[0], "NextToken") {
+		t.Errorf("gaps %q", gaps)
+	}
+}
