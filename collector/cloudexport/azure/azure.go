@@ -206,12 +206,9 @@ func (x *exporter) gap(file, call, perm string, err error) {
 }
 
 // list runs one list call (the subscription's, or the resource group's) into its file.
-func list[R, T any](ctx context.Context, x *exporter, file, call, perm string, all, inGroup func() *runtime.Pager[R], values func(R) []*T) ([]*T, bool) {
-	p := all
-	if x.rg != "" {
-		p = inGroup
-	}
-	v, err := drain(ctx, p(), values)
+func list[A, G, T any](ctx context.Context, x *exporter, file, call, perm string, all func() *runtime.Pager[A], inGroup func() *runtime.Pager[G],
+	av func(A) []*T, gv func(G) []*T) ([]*T, bool) {
+	v, err := drainGroup(ctx, x.rg, all, inGroup, av, gv)
 	if err != nil {
 		x.gap(file, call, perm, err)
 		return nil, false
@@ -225,12 +222,9 @@ func (x *exporter) run(ctx context.Context) {
 	vc := f.NewVirtualNetworksClient()
 	vnets, _ := list(ctx, x, cloudaz.FileVNets, "VirtualNetworks List", permVNets,
 		func() *runtime.Pager[armnetwork.VirtualNetworksClientListAllResponse] { return vc.NewListAllPager(nil) },
-		func() *runtime.Pager[armnetwork.VirtualNetworksClientListAllResponse] {
-			return adapt(vc.NewListPager(rg, nil), func(r armnetwork.VirtualNetworksClientListResponse) armnetwork.VirtualNetworksClientListAllResponse {
-				return armnetwork.VirtualNetworksClientListAllResponse{VirtualNetworkListResult: r.VirtualNetworkListResult}
-			})
-		},
-		func(r armnetwork.VirtualNetworksClientListAllResponse) []*armnetwork.VirtualNetwork { return r.Value })
+		func() *runtime.Pager[armnetwork.VirtualNetworksClientListResponse] { return vc.NewListPager(rg, nil) },
+		func(r armnetwork.VirtualNetworksClientListAllResponse) []*armnetwork.VirtualNetwork { return r.Value },
+		func(r armnetwork.VirtualNetworksClientListResponse) []*armnetwork.VirtualNetwork { return r.Value })
 
 	ic := f.NewInterfacesClient()
 	nics, err := drainGroup(ctx, rg,
@@ -246,12 +240,9 @@ func (x *exporter) run(ctx context.Context) {
 	lbc := f.NewLoadBalancersClient()
 	lbs, lbsOK := list(ctx, x, cloudaz.FileLBs, "LoadBalancers List", permLBs,
 		func() *runtime.Pager[armnetwork.LoadBalancersClientListAllResponse] { return lbc.NewListAllPager(nil) },
-		func() *runtime.Pager[armnetwork.LoadBalancersClientListAllResponse] {
-			return adapt(lbc.NewListPager(rg, nil), func(r armnetwork.LoadBalancersClientListResponse) armnetwork.LoadBalancersClientListAllResponse {
-				return armnetwork.LoadBalancersClientListAllResponse{LoadBalancerListResult: r.LoadBalancerListResult}
-			})
-		},
-		func(r armnetwork.LoadBalancersClientListAllResponse) []*armnetwork.LoadBalancer { return r.Value })
+		func() *runtime.Pager[armnetwork.LoadBalancersClientListResponse] { return lbc.NewListPager(rg, nil) },
+		func(r armnetwork.LoadBalancersClientListAllResponse) []*armnetwork.LoadBalancer { return r.Value },
+		func(r armnetwork.LoadBalancersClientListResponse) []*armnetwork.LoadBalancer { return r.Value })
 
 	// Scale-set NICs: the scale sets are named by the IP configurations the subnets and
 	// the load balancer pools refer to.
@@ -278,46 +269,34 @@ func (x *exporter) run(ctx context.Context) {
 	sc := f.NewSecurityGroupsClient()
 	list(ctx, x, cloudaz.FileNSGs, "NetworkSecurityGroups List", permNSGs,
 		func() *runtime.Pager[armnetwork.SecurityGroupsClientListAllResponse] { return sc.NewListAllPager(nil) },
-		func() *runtime.Pager[armnetwork.SecurityGroupsClientListAllResponse] {
-			return adapt(sc.NewListPager(rg, nil), func(r armnetwork.SecurityGroupsClientListResponse) armnetwork.SecurityGroupsClientListAllResponse {
-				return armnetwork.SecurityGroupsClientListAllResponse{SecurityGroupListResult: r.SecurityGroupListResult}
-			})
-		},
-		func(r armnetwork.SecurityGroupsClientListAllResponse) []*armnetwork.SecurityGroup { return r.Value })
+		func() *runtime.Pager[armnetwork.SecurityGroupsClientListResponse] { return sc.NewListPager(rg, nil) },
+		func(r armnetwork.SecurityGroupsClientListAllResponse) []*armnetwork.SecurityGroup { return r.Value },
+		func(r armnetwork.SecurityGroupsClientListResponse) []*armnetwork.SecurityGroup { return r.Value })
 
 	rc := f.NewRouteTablesClient()
 	list(ctx, x, cloudaz.FileRoutes, "RouteTables List", permRoutes,
 		func() *runtime.Pager[armnetwork.RouteTablesClientListAllResponse] { return rc.NewListAllPager(nil) },
-		func() *runtime.Pager[armnetwork.RouteTablesClientListAllResponse] {
-			return adapt(rc.NewListPager(rg, nil), func(r armnetwork.RouteTablesClientListResponse) armnetwork.RouteTablesClientListAllResponse {
-				return armnetwork.RouteTablesClientListAllResponse{RouteTableListResult: r.RouteTableListResult}
-			})
-		},
-		func(r armnetwork.RouteTablesClientListAllResponse) []*armnetwork.RouteTable { return r.Value })
+		func() *runtime.Pager[armnetwork.RouteTablesClientListResponse] { return rc.NewListPager(rg, nil) },
+		func(r armnetwork.RouteTablesClientListAllResponse) []*armnetwork.RouteTable { return r.Value },
+		func(r armnetwork.RouteTablesClientListResponse) []*armnetwork.RouteTable { return r.Value })
 
 	pc := f.NewPublicIPAddressesClient()
 	list(ctx, x, cloudaz.FilePublicIP, "PublicIPAddresses List", permPIPs,
 		func() *runtime.Pager[armnetwork.PublicIPAddressesClientListAllResponse] {
 			return pc.NewListAllPager(nil)
 		},
-		func() *runtime.Pager[armnetwork.PublicIPAddressesClientListAllResponse] {
-			return adapt(pc.NewListPager(rg, nil), func(r armnetwork.PublicIPAddressesClientListResponse) armnetwork.PublicIPAddressesClientListAllResponse {
-				return armnetwork.PublicIPAddressesClientListAllResponse{PublicIPAddressListResult: r.PublicIPAddressListResult}
-			})
-		},
+		func() *runtime.Pager[armnetwork.PublicIPAddressesClientListResponse] { return pc.NewListPager(rg, nil) },
 		func(r armnetwork.PublicIPAddressesClientListAllResponse) []*armnetwork.PublicIPAddress {
 			return r.Value
-		})
+		},
+		func(r armnetwork.PublicIPAddressesClientListResponse) []*armnetwork.PublicIPAddress { return r.Value })
 
 	nc := f.NewNatGatewaysClient()
 	list(ctx, x, cloudaz.FileNATs, "NatGateways List", permNATs,
 		func() *runtime.Pager[armnetwork.NatGatewaysClientListAllResponse] { return nc.NewListAllPager(nil) },
-		func() *runtime.Pager[armnetwork.NatGatewaysClientListAllResponse] {
-			return adapt(nc.NewListPager(rg, nil), func(r armnetwork.NatGatewaysClientListResponse) armnetwork.NatGatewaysClientListAllResponse {
-				return armnetwork.NatGatewaysClientListAllResponse{NatGatewayListResult: r.NatGatewayListResult}
-			})
-		},
-		func(r armnetwork.NatGatewaysClientListAllResponse) []*armnetwork.NatGateway { return r.Value })
+		func() *runtime.Pager[armnetwork.NatGatewaysClientListResponse] { return nc.NewListPager(rg, nil) },
+		func(r armnetwork.NatGatewaysClientListAllResponse) []*armnetwork.NatGateway { return r.Value },
+		func(r armnetwork.NatGatewaysClientListResponse) []*armnetwork.NatGateway { return r.Value })
 
 	if lbsOK {
 		x.health(ctx, lbs)
@@ -475,22 +454,6 @@ func scaleSets(vnets []*armnetwork.VirtualNetwork, lbs []*armnetwork.LoadBalance
 		return out[i].name < out[j].name
 	})
 	return out
-}
-
-// adapt turns a resource group's pager into the subscription pager's response type (the
-// two answer the same list result).
-func adapt[R, S any](p *runtime.Pager[R], conv func(R) S) *runtime.Pager[S] {
-	return runtime.NewPager(runtime.PagingHandler[S]{
-		More: func(S) bool { return p.More() },
-		Fetcher: func(ctx context.Context, _ *S) (S, error) {
-			r, err := p.NextPage(ctx)
-			if err != nil {
-				var zero S
-				return zero, err
-			}
-			return conv(r), nil
-		},
-	})
 }
 
 // drainGroup drains the subscription's pager, or the resource group's.
