@@ -339,3 +339,28 @@ func permissionOf(p string) string {
 	}
 	return "unknown call " + p
 }
+
+// Odd answers (null items, a backend service with a null backend) are written as they
+// came, never a panic on the SDK's nil pointers.
+func TestNullItems(t *testing.T) {
+	fastRetries(t)
+	body := func(p, b string) replay.Exchange {
+		return replay.Exchange{Name: p, Match: replay.Path(base + p), Responses: []replay.Response{{ContentType: "application/json", Body: b}}}
+	}
+	srv := replay.New(t,
+		body("/aggregated/instances", `{"items":{"zones/a":{"instances":[null]}}}`),
+		body("/global/firewalls", `{"items":[null]}`), body("/global/routes", `{}`), body("/global/networks", `{}`),
+		body("/aggregated/subnetworks", `{}`), body("/aggregated/forwardingRules", `{}`),
+		body("/aggregated/targetPools", `{"items":{"regions/r":{"targetPools":[null,{"name":"p","region":"regions/r","instances":[]}]}}}`),
+		body("/aggregated/backendServices", `{"items":{"global":{"backendServices":[null,{"name":"b","backends":[null]}]}}}`),
+		body("/aggregated/healthChecks", `{}`),
+		body("/aggregated/routers", `{"items":{"regions/r":{"routers":[null,{"name":"r","region":"regions/r"}]}}}`),
+	)
+	out := replay.NewSink(t)
+	if _, err := Export(context.Background(), cloudexport.Options{Project: "proj", Endpoint: srv.URL, HTTPClient: srv.Client()}, out.Put); err != nil {
+		t.Fatal(err)
+	}
+	if string(out.Files["target-pool-health/p.json"]) != "[]\n" || string(out.Files["backend-service-health/b.json"]) != "[]\n" {
+		t.Errorf("health files %q %q", out.Files["target-pool-health/p.json"], out.Files["backend-service-health/b.json"])
+	}
+}
