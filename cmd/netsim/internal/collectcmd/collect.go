@@ -314,6 +314,7 @@ func buildOptions(base *rest.Config, clusterName string, f flags, sel orchestrat
 		Logf:        p.logf,
 	}
 	opts.CloudOptions, _ = f.cloud.options() // checked in run
+	opts.CloudOptions.Logf = p.cloud
 	if f.nodeCommand != "" {
 		opts.Runner = &orchestrate.CommandRunner{Template: f.nodeCommand}
 	} else if sel.All || len(sel.Names) > 0 {

@@ -43,6 +43,17 @@ func (p *progress) list(resource string, items int, done bool) {
 	p.show(fmt.Sprintf("%s %s: %d", state, resource, items))
 }
 
+// cloud shows the --cloud export's progress ("aws: describe-instances.json"), a line that
+// updates in place: the export may take minutes over a large account.
+func (p *progress) cloud(format string, args ...any) {
+	if !p.tty {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.show("cloud " + fmt.Sprintf(format, args...))
+}
+
 func (p *progress) node(name string, err error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
