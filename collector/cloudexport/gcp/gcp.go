@@ -160,25 +160,66 @@ func scoped[S, T any](m map[string]S, items func(S) []T) []T {
 	return out
 }
 
+// pageOpts asks for the page after token (none: the first) with returnPartialSuccess,
+// so an aggregated list answers what it could reach and names the zones and regions it
+// could not in unreachables, rather than failing as a whole (as the Compute Engine API
+// recommends for aggregated lists).
+func pageOpts(token string) []googleapi.CallOption {
+	o := []googleapi.CallOption{googleapi.QueryParameter("returnPartialSuccess", "true")}
+	if token != "" {
+		o = append(o, googleapi.QueryParameter("pageToken", token))
+	}
+	return o
+}
+
+// aggregated runs an aggregated list page by page (do asks for the page after token),
+// merging each page's items (page returns the next token, the unreachable scopes and the
+// items), writes the file, and records a gap for the scopes it could not reach. It
+// returns the items, or false after a gap for the failed call.
+func aggregated[L, T any](ctx context.Context, x *exporter, file, call, perm string,
+	do func(token string) (*L, error), page func(*L) (string, []string, []T)) ([]T, bool) {
+	out := []T{}
+	var unreach []string
+	for token := ""; ; {
+		if err := ctx.Err(); err != nil {
+			x.gap(file, call, perm, err)
+			return nil, false
+		}
+		l, err := do(token)
+		if err != nil {
+			x.gap(file, call, perm, err)
+			return nil, false
+		}
+		next, u, items := page(l)
+		out = append(out, items...)
+		unreach = append(unreach, u...)
+		if next == "" {
+			break
+		}
+		if next == token {
+			x.Gap(file, call+" answered the page token it was asked with; the list is incomplete")
+			return nil, false
+		}
+		token = next
+	}
+	x.Write(file, out)
+	x.unreachable(file, call, unreach)
+	return out, true
+}
+
 // last is the last element of a resource URL (".../regions/us-central1" -> "us-central1").
 func last(u string) string { return u[strings.LastIndex(u, "/")+1:] }
 
 func (x *exporter) run(ctx context.Context) {
 	p := x.project
 
-	insts := []*compute.Instance{}
-	var unreach []string
-	err := x.svc.Instances.AggregatedList(p).Pages(ctx, func(l *compute.InstanceAggregatedList) error {
-		insts = append(insts, scoped(l.Items, func(s compute.InstancesScopedList) []*compute.Instance { return s.Instances })...)
-		unreach = append(unreach, l.Unreachables...)
-		return nil
-	})
-	if err != nil {
-		x.gap(FileInstances, "instances.aggregatedList", "compute.instances.list", err)
-	} else {
-		x.Write(FileInstances, insts)
-		x.unreachable(FileInstances, "instances.aggregatedList", unreach)
-	}
+	aggregated(ctx, x, FileInstances, "instances.aggregatedList", "compute.instances.list",
+		func(tok string) (*compute.InstanceAggregatedList, error) {
+			return x.svc.Instances.AggregatedList(p).Context(ctx).Do(pageOpts(tok)...)
+		},
+		func(l *compute.InstanceAggregatedList) (string, []string, []*compute.Instance) {
+			return l.NextPageToken, l.Unreachables, scoped(l.Items, func(s compute.InstancesScopedList) []*compute.Instance { return s.Instances })
+		})
 
 	fws := []*compute.Firewall{}
 	if err := x.svc.Firewalls.List(p).Pages(ctx, func(l *compute.FirewallList) error {
@@ -210,64 +251,47 @@ func (x *exporter) run(ctx context.Context) {
 		x.Write(FileNetworks, nets)
 	}
 
-	subs := []*compute.Subnetwork{}
-	unreach = nil
-	if err := x.svc.Subnetworks.AggregatedList(p).Pages(ctx, func(l *compute.SubnetworkAggregatedList) error {
-		subs = append(subs, scoped(l.Items, func(s compute.SubnetworksScopedList) []*compute.Subnetwork { return s.Subnetworks })...)
-		unreach = append(unreach, l.Unreachables...)
-		return nil
-	}); err != nil {
-		x.gap(FileSubnets, "subnetworks.aggregatedList", "compute.subnetworks.list", err)
-	} else {
-		x.Write(FileSubnets, subs)
-		x.unreachable(FileSubnets, "subnetworks.aggregatedList", unreach)
-	}
+	aggregated(ctx, x, FileSubnets, "subnetworks.aggregatedList", "compute.subnetworks.list",
+		func(tok string) (*compute.SubnetworkAggregatedList, error) {
+			return x.svc.Subnetworks.AggregatedList(p).Context(ctx).Do(pageOpts(tok)...)
+		},
+		func(l *compute.SubnetworkAggregatedList) (string, []string, []*compute.Subnetwork) {
+			return l.NextPageToken, l.Unreachables, scoped(l.Items, func(s compute.SubnetworksScopedList) []*compute.Subnetwork { return s.Subnetworks })
+		})
 
-	frs := []*compute.ForwardingRule{}
-	unreach = nil
-	if err := x.svc.ForwardingRules.AggregatedList(p).Pages(ctx, func(l *compute.ForwardingRuleAggregatedList) error {
-		frs = append(frs, scoped(l.Items, func(s compute.ForwardingRulesScopedList) []*compute.ForwardingRule { return s.ForwardingRules })...)
-		unreach = append(unreach, l.Unreachables...)
-		return nil
-	}); err != nil {
-		x.gap(FileForwardingRules, "forwardingRules.aggregatedList", "compute.forwardingRules.list and compute.globalForwardingRules.list", err)
-	} else {
-		x.Write(FileForwardingRules, frs)
-		x.unreachable(FileForwardingRules, "forwardingRules.aggregatedList", unreach)
-	}
+	aggregated(ctx, x, FileForwardingRules, "forwardingRules.aggregatedList", "compute.forwardingRules.list and compute.globalForwardingRules.list",
+		func(tok string) (*compute.ForwardingRuleAggregatedList, error) {
+			return x.svc.ForwardingRules.AggregatedList(p).Context(ctx).Do(pageOpts(tok)...)
+		},
+		func(l *compute.ForwardingRuleAggregatedList) (string, []string, []*compute.ForwardingRule) {
+			return l.NextPageToken, l.Unreachables, scoped(l.Items, func(s compute.ForwardingRulesScopedList) []*compute.ForwardingRule { return s.ForwardingRules })
+		})
 
 	x.targetPools(ctx)
 	x.backendServices(ctx)
 
-	hcs := []*compute.HealthCheck{}
-	unreach = nil
-	if err := x.svc.HealthChecks.AggregatedList(p).Pages(ctx, func(l *compute.HealthChecksAggregatedList) error {
-		hcs = append(hcs, scoped(l.Items, func(s compute.HealthChecksScopedList) []*compute.HealthCheck { return s.HealthChecks })...)
-		unreach = append(unreach, l.Unreachables...)
-		return nil
-	}); err != nil {
-		x.gap(FileHealthChecks, "healthChecks.aggregatedList", "compute.healthChecks.list and compute.regionHealthChecks.list", err)
-	} else {
-		x.Write(FileHealthChecks, hcs)
-		x.unreachable(FileHealthChecks, "healthChecks.aggregatedList", unreach)
-	}
+	aggregated(ctx, x, FileHealthChecks, "healthChecks.aggregatedList", "compute.healthChecks.list and compute.regionHealthChecks.list",
+		func(tok string) (*compute.HealthChecksAggregatedList, error) {
+			return x.svc.HealthChecks.AggregatedList(p).Context(ctx).Do(pageOpts(tok)...)
+		},
+		func(l *compute.HealthChecksAggregatedList) (string, []string, []*compute.HealthCheck) {
+			return l.NextPageToken, l.Unreachables, scoped(l.Items, func(s compute.HealthChecksScopedList) []*compute.HealthCheck { return s.HealthChecks })
+		})
 
 	x.routers(ctx)
 }
 
 func (x *exporter) targetPools(ctx context.Context) {
-	pools := []*compute.TargetPool{}
-	var unreach []string
-	if err := x.svc.TargetPools.AggregatedList(x.project).Pages(ctx, func(l *compute.TargetPoolAggregatedList) error {
-		pools = append(pools, scoped(l.Items, func(s compute.TargetPoolsScopedList) []*compute.TargetPool { return s.TargetPools })...)
-		unreach = append(unreach, l.Unreachables...)
-		return nil
-	}); err != nil {
-		x.gap(FileTargetPools, "targetPools.aggregatedList", "compute.targetPools.list", err)
+	pools, ok := aggregated(ctx, x, FileTargetPools, "targetPools.aggregatedList", "compute.targetPools.list",
+		func(tok string) (*compute.TargetPoolAggregatedList, error) {
+			return x.svc.TargetPools.AggregatedList(x.project).Context(ctx).Do(pageOpts(tok)...)
+		},
+		func(l *compute.TargetPoolAggregatedList) (string, []string, []*compute.TargetPool) {
+			return l.NextPageToken, l.Unreachables, scoped(l.Items, func(s compute.TargetPoolsScopedList) []*compute.TargetPool { return s.TargetPools })
+		})
+	if !ok {
 		return
 	}
-	x.Write(FileTargetPools, pools)
-	x.unreachable(FileTargetPools, "targetPools.aggregatedList", unreach)
 	// `gcloud compute target-pools get-health POOL` asks getHealth once per instance of
 	// the pool and prints the answers as one list.
 	for _, tp := range pools {
@@ -300,18 +324,16 @@ type groupHealth struct {
 }
 
 func (x *exporter) backendServices(ctx context.Context) {
-	bss := []*compute.BackendService{}
-	var unreach []string
-	if err := x.svc.BackendServices.AggregatedList(x.project).Pages(ctx, func(l *compute.BackendServiceAggregatedList) error {
-		bss = append(bss, scoped(l.Items, func(s compute.BackendServicesScopedList) []*compute.BackendService { return s.BackendServices })...)
-		unreach = append(unreach, l.Unreachables...)
-		return nil
-	}); err != nil {
-		x.gap(FileBackendServices, "backendServices.aggregatedList", "compute.backendServices.list and compute.regionBackendServices.list", err)
+	bss, ok := aggregated(ctx, x, FileBackendServices, "backendServices.aggregatedList", "compute.backendServices.list and compute.regionBackendServices.list",
+		func(tok string) (*compute.BackendServiceAggregatedList, error) {
+			return x.svc.BackendServices.AggregatedList(x.project).Context(ctx).Do(pageOpts(tok)...)
+		},
+		func(l *compute.BackendServiceAggregatedList) (string, []string, []*compute.BackendService) {
+			return l.NextPageToken, l.Unreachables, scoped(l.Items, func(s compute.BackendServicesScopedList) []*compute.BackendService { return s.BackendServices })
+		})
+	if !ok {
 		return
 	}
-	x.Write(FileBackendServices, bss)
-	x.unreachable(FileBackendServices, "backendServices.aggregatedList", unreach)
 	for _, bs := range bss {
 		if bs == nil {
 			continue
@@ -350,18 +372,16 @@ func (x *exporter) backendServices(ctx context.Context) {
 }
 
 func (x *exporter) routers(ctx context.Context) {
-	rs := []*compute.Router{}
-	var unreach []string
-	if err := x.svc.Routers.AggregatedList(x.project).Pages(ctx, func(l *compute.RouterAggregatedList) error {
-		rs = append(rs, scoped(l.Items, func(s compute.RoutersScopedList) []*compute.Router { return s.Routers })...)
-		unreach = append(unreach, l.Unreachables...)
-		return nil
-	}); err != nil {
-		x.gap(FileRouters, "routers.aggregatedList", "compute.routers.list", err)
+	rs, ok := aggregated(ctx, x, FileRouters, "routers.aggregatedList", "compute.routers.list",
+		func(tok string) (*compute.RouterAggregatedList, error) {
+			return x.svc.Routers.AggregatedList(x.project).Context(ctx).Do(pageOpts(tok)...)
+		},
+		func(l *compute.RouterAggregatedList) (string, []string, []*compute.Router) {
+			return l.NextPageToken, l.Unreachables, scoped(l.Items, func(s compute.RoutersScopedList) []*compute.Router { return s.Routers })
+		})
+	if !ok {
 		return
 	}
-	x.Write(FileRouters, rs)
-	x.unreachable(FileRouters, "routers.aggregatedList", unreach)
 	for _, r := range rs {
 		if r == nil || len(r.Nats) == 0 {
 			continue // no Cloud NAT: nothing is mapped

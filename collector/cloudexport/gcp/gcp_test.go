@@ -71,6 +71,10 @@ const (
 
 func fixture(t *testing.T) *replay.Server {
 	get := func(p string, extra ...replay.Matcher) replay.Matcher {
+		if strings.HasPrefix(p, "/aggregated/") {
+			// unreachables is only answered to a request that opts in to partial success.
+			extra = append(extra, replay.Query("returnPartialSuccess", "true"))
+		}
 		return replay.All(append([]replay.Matcher{replay.Method("GET"), replay.Path(base + p)}, extra...)...)
 	}
 	ok := func(b string) []replay.Response {
