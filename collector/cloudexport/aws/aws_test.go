@@ -14,7 +14,6 @@ import (
 	cloudaws "github.com/netsim/netsim/cloud/aws"
 	"github.com/netsim/netsim/collector/cloudexport"
 	"github.com/netsim/netsim/collector/cloudexport/replay"
-	"github.com/netsim/netsim/model/source"
 )
 
 // The responses below are in the shapes of the EC2 API reference's examples
@@ -192,17 +191,13 @@ func TestExportParsesThrough(t *testing.T) {
 		"describe-security-groups.json", "describe-target-groups.json", "describe-target-health/web-tg.json",
 		"describe-transit-gateway-route-tables.json", "describe-vpc-peering-connections.json",
 		"get-managed-prefix-list-entries/pl-1.json", "search-transit-gateway-routes/tgw-rtb-1.json"}
-	var got []string
-	files := map[string]*source.File{}
 	for n, d := range out.Files {
-		got = append(got, n)
-		files[n] = source.NewFile(path.Join("cloud/aws", n), d)
 		if strings.Contains(string(d), "null") || strings.Contains(string(d), "AKIDEXAMPLE") {
 			t.Errorf("%s holds a null or the credentials:\n%s", n, d)
 		}
 	}
-	slices.Sort(got)
-	if !slices.Equal(got, want) {
+	files := out.Sources("cloud/aws")
+	if got := out.Names(); !slices.Equal(got, want) {
 		t.Errorf("files:\n got %q\nwant %q", got, want)
 	}
 
@@ -312,10 +307,7 @@ func TestPolicyFile(t *testing.T) {
 	if len(pol.Statement) != 1 || pol.Statement[0].Effect != "Allow" {
 		t.Fatalf("policy %s", data)
 	}
-	got, want := slices.Sorted(slices.Values(pol.Statement[0].Action)), slices.Sorted(slices.Values(Permissions))
-	if !slices.Equal(got, want) {
-		t.Errorf("policy grants %q, Export needs %q", got, want)
-	}
+	replay.SameSet(t, "policy actions against Permissions", pol.Statement[0].Action, Permissions)
 }
 
 // A stalled endpoint fails each try after tryTimeout: the calls are gaps, nothing hangs.

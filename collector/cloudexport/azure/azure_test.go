@@ -280,13 +280,7 @@ func TestRole(t *testing.T) {
 	if !r.IsCustom || r.Name == "" || len(r.AssignableScopes) == 0 || len(r.DataActions) != 0 {
 		t.Fatalf("role shape: %+v", r)
 	}
-	got := append([]string(nil), r.Actions...)
-	want := append([]string(nil), Permissions...)
-	sort.Strings(got)
-	sort.Strings(want)
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("role actions %q, want %q", got, want)
-	}
+	replay.SameSet(t, "role actions against Permissions", r.Actions, Permissions)
 	for _, a := range r.Actions {
 		if !strings.HasSuffix(a, "/read") && a != permHealth {
 			t.Errorf("%s is not a read", a)

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
-	"path"
 	"slices"
 	"strings"
 	"testing"
@@ -15,7 +14,6 @@ import (
 	cloudgcp "github.com/netsim/netsim/cloud/gcp"
 	"github.com/netsim/netsim/collector/cloudexport"
 	"github.com/netsim/netsim/collector/cloudexport/replay"
-	"github.com/netsim/netsim/model/source"
 	"gopkg.in/yaml.v3"
 )
 
@@ -167,17 +165,13 @@ func TestExportParsesThrough(t *testing.T) {
 	want := []string{"backend-service-health/k8s-ilb.json", "backend-services.json", "firewall-rules.json", "forwarding-rules.json",
 		"health-checks.json", "instances.json", "nat-mapping/nat-router.json", "routers.json", "routes.json", "subnets.json",
 		"target-pool-health/a1b2c3.json", "target-pools.json"}
-	var got []string
-	files := map[string]*source.File{}
 	for n, d := range out.Files {
-		got = append(got, n)
-		files[n] = source.NewFile(path.Join("cloud/gcp", n), d)
 		if !strings.HasPrefix(string(d), "[") || strings.Contains(string(d), "HTTPStatusCode") || strings.Contains(string(d), "null") {
 			t.Errorf("%s is not the JSON list gcloud prints (or holds the client's response metadata, or nulls):\n%s", n, d)
 		}
 	}
-	slices.Sort(got)
-	if !slices.Equal(got, want) {
+	files := out.Sources("cloud/gcp")
+	if got := out.Names(); !slices.Equal(got, want) {
 		t.Errorf("files:\n got %q\nwant %q", got, want)
 	}
 
@@ -289,10 +283,7 @@ func TestRoleFile(t *testing.T) {
 	if role.Title == "" || role.Stage == "" {
 		t.Errorf("role %+v lacks a title or stage", role)
 	}
-	got, want := slices.Sorted(slices.Values(role.IncludedPermissions)), slices.Sorted(slices.Values(Permissions))
-	if !slices.Equal(got, want) {
-		t.Errorf("role grants %q, Export needs %q", got, want)
-	}
+	replay.SameSet(t, "role permissions against Permissions", role.IncludedPermissions, Permissions)
 }
 
 // A stalled endpoint fails each try after TryTimeout; the try is repeated, then the

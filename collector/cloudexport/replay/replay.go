@@ -119,23 +119,21 @@ type state struct {
 // answers); it is closed when the test ends.
 func New(t testing.TB, exchanges ...Exchange) *Server {
 	t.Helper()
-	s := &Server{t: t}
-	for _, e := range exchanges {
-		s.Add(e)
-	}
-	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
-	t.Cleanup(s.Close)
-	return s
+	return start(t, httptest.NewServer, exchanges)
 }
 
 // NewTLS is New over TLS, for an SDK that insists on https; give it s.Client().
 func NewTLS(t testing.TB, exchanges ...Exchange) *Server {
 	t.Helper()
+	return start(t, httptest.NewTLSServer, exchanges)
+}
+
+func start(t testing.TB, serve func(http.Handler) *httptest.Server, exchanges []Exchange) *Server {
 	s := &Server{t: t}
 	for _, e := range exchanges {
 		s.Add(e)
 	}
-	s.Server = httptest.NewTLSServer(http.HandlerFunc(s.serve))
+	s.Server = serve(http.HandlerFunc(s.serve))
 	t.Cleanup(s.Close)
 	return s
 }
@@ -402,5 +400,17 @@ func CancelInFlight(t *testing.T, export cloudexport.Exporter, o cloudexport.Opt
 	}
 	if err == nil && len(gaps) == 0 {
 		t.Error("no gap and no error for calls that never returned")
+	}
+}
+
+// SameSet fails t unless got and want hold the same strings, in any order: a policy
+// file's actions against the exporter's Permissions.
+func SameSet(t testing.TB, what string, got, want []string) {
+	t.Helper()
+	g, w := append([]string(nil), got...), append([]string(nil), want...)
+	sort.Strings(g)
+	sort.Strings(w)
+	if strings.Join(g, "\n") != strings.Join(w, "\n") {
+		t.Errorf("%s: got %q, want %q", what, g, w)
 	}
 }

@@ -188,3 +188,15 @@ func TestSink(t *testing.T) {
 		t.Errorf("a name put twice was not reported")
 	}
 }
+
+func TestSameSet(t *testing.T) {
+	r := &recorder{}
+	SameSet(r, "x", []string{"b", "a"}, []string{"a", "b"})
+	if len(r.errs) != 0 {
+		t.Errorf("equal sets reported: %q", r.errs)
+	}
+	SameSet(r, "x", []string{"a"}, []string{"a", "b"})
+	if len(r.errs) != 1 {
+		t.Errorf("different sets not reported")
+	}
+}

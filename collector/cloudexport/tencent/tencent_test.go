@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
-	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -242,13 +241,7 @@ func TestPolicy(t *testing.T) {
 	if p.Version != "2.0" || len(p.Statement) != 1 || p.Statement[0].Effect != "allow" || p.Statement[0].Resource != "*" {
 		t.Fatalf("policy shape: %+v", p)
 	}
-	got := append([]string(nil), p.Statement[0].Action...)
-	want := append([]string(nil), Permissions...)
-	sort.Strings(got)
-	sort.Strings(want)
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("policy actions %q, want %q", got, want)
-	}
+	replay.SameSet(t, "policy actions against Permissions", p.Statement[0].Action, Permissions)
 }
 
 // DescribeTargetHealth takes at most 20 LoadBalancerIds: 21 load balancers are two
