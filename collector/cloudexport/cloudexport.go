@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"sort"
+	"strconv"
 	"sync"
 
 	"github.com/netsim/netsim/bundle"
@@ -123,4 +124,20 @@ func dropNulls(v any) any {
 		}
 	}
 	return v
+}
+
+// Number reads a count from a decoded JSON answer: a json.Number (decoded with
+// UseNumber), a float64, or a numeric string (APIs that type their counts as strings).
+func Number(v any) (int, bool) {
+	switch t := v.(type) {
+	case json.Number:
+		n, err := t.Int64()
+		return int(n), err == nil
+	case float64:
+		return int(t), true
+	case string:
+		n, err := strconv.Atoi(t)
+		return n, err == nil
+	}
+	return 0, false
 }

@@ -99,3 +99,15 @@ func FuzzJSON(f *testing.F) {
 		}
 	})
 }
+
+func TestNumber(t *testing.T) {
+	for _, c := range []struct {
+		v    any
+		n    int
+		isOK bool
+	}{{json.Number("42"), 42, true}, {float64(7), 7, true}, {"13", 13, true}, {"x", 0, false}, {nil, 0, false}, {json.Number("1.5"), 0, false}} {
+		if n, ok := Number(c.v); n != c.n || ok != c.isOK {
+			t.Errorf("Number(%#v) = %d, %v", c.v, n, ok)
+		}
+	}
+}

@@ -51,12 +51,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"os"
 	"path"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strconv"
 	"time"
 
@@ -375,7 +376,7 @@ func (x *exporter) fetch(ctx context.Context, c call, params map[string]string) 
 				return nil, fmt.Errorf("page %d answered the NextToken it was asked with", page)
 			}
 		case c.paging.size > 0:
-			total, ok := number(body[c.paging.total])
+			total, ok := cloudexport.Number(body[c.paging.total])
 			if len(items) == 0 || !ok || len(all) >= total {
 				return merged(first, c.list, all), nil
 			}
@@ -422,21 +423,6 @@ func merged(first map[string]any, keys []string, items []any) map[string]any {
 	}
 	m[keys[len(keys)-1]] = items
 	return first
-}
-
-// number reads a JSON number (the SDK decodes with UseNumber) or numeric string.
-func number(v any) (int, bool) {
-	switch t := v.(type) {
-	case json.Number:
-		n, err := t.Int64()
-		return int(n), err == nil
-	case float64:
-		return int(t), true
-	case string:
-		n, err := strconv.Atoi(t)
-		return n, err == nil
-	}
-	return 0, false
 }
 
 // strings collects the strings at a key path in each item ({"SecurityGroupIds":
@@ -507,7 +493,7 @@ func (x *exporter) run(ctx context.Context) {
 	}
 	sga := x.api("ecs", "DescribeSecurityGroupAttribute", "Permissions", "Permission").pages(byToken)
 	prefixLists := map[string]bool{}
-	for _, g := range sorted(groups) {
+	for _, g := range slices.Sorted(maps.Keys(groups)) {
 		file := path.Join(cloudali.DirGroups, g+".json")
 		rules, _ := x.one(ctx, file, sga, map[string]string{"SecurityGroupId": g, "Direction": "all"}, "DescribeSecurityGroupAttribute "+g)
 		for _, id := range append(collect(rules, "SourcePrefixListId"), collect(rules, "DestPrefixListId")...) {
@@ -516,7 +502,7 @@ func (x *exporter) run(ctx context.Context) {
 	}
 	// A rule naming a prefix list matches its entries' CIDRs; the list is not paged.
 	pla := x.api("ecs", "DescribePrefixListAttributes", "Entries", "Entry")
-	for _, id := range sorted(prefixLists) {
+	for _, id := range slices.Sorted(maps.Keys(prefixLists)) {
 		x.one(ctx, path.Join(cloudali.DirPrefixLists, id+".json"), pla, map[string]string{"PrefixListId": id}, "DescribePrefixListAttributes "+id)
 	}
 
@@ -553,7 +539,7 @@ func (x *exporter) run(ctx context.Context) {
 			x.one(ctx, path.Join(cloudali.DirHealth, id+".json"), hs, map[string]string{"LoadBalancerId": id}, "DescribeHealthStatus "+id)
 		}
 		acl := x.api("slb", "DescribeAccessControlListAttribute", "AclEntrys", "AclEntry").pages(paging{page: "Page", total: "TotalAclEntry", size: 50})
-		for _, id := range sorted(acls) {
+		for _, id := range slices.Sorted(maps.Keys(acls)) {
 			x.one(ctx, path.Join(cloudali.DirAccessControl, id+".json"), acl, map[string]string{"AclId": id}, "DescribeAccessControlListAttribute "+id)
 		}
 	}
@@ -567,14 +553,5 @@ func collect(items []any, keys ...string) []string {
 			set[s] = true
 		}
 	}
-	return sorted(set)
-}
-
-func sorted(set map[string]bool) []string {
-	out := make([]string, 0, len(set))
-	for s := range set {
-		out = append(out, s)
-	}
-	sort.Strings(out)
-	return out
+	return slices.Sorted(maps.Keys(set))
 }

@@ -53,12 +53,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"os"
 	"path"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -257,7 +258,7 @@ func (x *exporter) fetch(ctx context.Context, c call, params map[string]any) (ma
 		if first == nil {
 			first = body
 		}
-		total, ok := number(body["TotalCount"])
+		total, ok := cloudexport.Number(body["TotalCount"])
 		offset += len(items)
 		if c.paging == unpaged || len(items) == 0 || !ok || offset >= total {
 			if c.list != "" {
@@ -282,19 +283,6 @@ func (x *exporter) send(ctx context.Context, req *tchttp.CommonRequest) (*tchttp
 			return nil, err
 		}
 	}
-}
-
-// number reads a JSON number or a numeric string.
-func number(v any) (int, bool) {
-	switch t := v.(type) {
-	case json.Number:
-		n, err := t.Int64()
-		return int(n), err == nil
-	case string:
-		n, err := strconv.Atoi(t)
-		return n, err == nil
-	}
-	return 0, false
 }
 
 // gap records a failed call: the file that is missing, the call, its CAM action.
@@ -340,7 +328,7 @@ func (x *exporter) run(ctx context.Context) {
 		}
 	}
 	pol := vpcCall("DescribeSecurityGroupPolicies", "", unpaged)
-	for _, g := range sorted(groups) {
+	for _, g := range slices.Sorted(maps.Keys(groups)) {
 		x.one(ctx, path.Join(cloudtc.DirPolicies, g+".json"), pol, map[string]any{"SecurityGroupId": g}, "DescribeSecurityGroupPolicies "+g)
 	}
 	x.one(ctx, cloudtc.FileAddrTemplates, vpcCall("DescribeAddressTemplates", "AddressTemplateSet", byString), nil, "DescribeAddressTemplates")
@@ -411,14 +399,5 @@ func collect(items []any, key string) []string {
 			}
 		}
 	}
-	return sorted(set)
-}
-
-func sorted(set map[string]bool) []string {
-	out := make([]string, 0, len(set))
-	for s := range set {
-		out = append(out, s)
-	}
-	sort.Strings(out)
-	return out
+	return slices.Sorted(maps.Keys(set))
 }
