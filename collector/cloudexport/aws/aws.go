@@ -277,6 +277,12 @@ func (x *exporter) loadBalancers(ctx context.Context) {
 			x.write(cloudaws.FileListeners, "Listeners", all)
 			for _, l := range all {
 				arn := sdkaws.ToString(l.ListenerArn)
+				// Only an Application Load Balancer's listeners have rules (their ARNs are
+				// listener/app/...); asking for a Network or Gateway Load Balancer
+				// listener's rules would be a refused call, and a spurious gap.
+				if !strings.Contains(arn, ":listener/app/") {
+					continue
+				}
 				file := path.Join(cloudaws.DirRules, arn[strings.LastIndex(arn, "/")+1:]+".json")
 				rules, err := elbPages(ctx, elb.NewDescribeRulesPaginator(x.elb, &elb.DescribeRulesInput{ListenerArn: l.ListenerArn}),
 					func(o *elb.DescribeRulesOutput) []elbTypesRule { return o.Rules })

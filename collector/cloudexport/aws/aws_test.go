@@ -69,7 +69,10 @@ const (
 
 	lbARN       = "arn:aws:elasticloadbalancing:us-east-1:111122223333:loadbalancer/app/web/50dc6c495c0c9188"
 	listenerARN = "arn:aws:elasticloadbalancing:us-east-1:111122223333:listener/app/web/50dc6c495c0c9188/f2f7dc8efc522ab2"
-	tgARN       = "arn:aws:elasticloadbalancing:us-east-1:111122223333:targetgroup/web-tg/73e2d6bc24d8a067"
+	// nlbListenerARN is a Network Load Balancer's listener: it has no rules, so
+	// DescribeRules must not be asked for it (the check on DescribeRules below).
+	nlbListenerARN = "arn:aws:elasticloadbalancing:us-east-1:111122223333:listener/net/edge/73e2d6bc24d8a067/d4f3a1b2c3d4e5f6"
+	tgARN          = "arn:aws:elasticloadbalancing:us-east-1:111122223333:targetgroup/web-tg/73e2d6bc24d8a067"
 )
 
 // fixture is a replayed account: two pages of instances (the first throttled once), a
@@ -111,6 +114,8 @@ func fixture(t *testing.T) *replay.Server {
 <AvailabilityZones><member><ZoneName>us-east-1a</ZoneName><SubnetId>subnet-a</SubnetId></member></AvailabilityZones>
 <SecurityGroups><member>sg-lb</member></SecurityGroups></member></LoadBalancers>`),
 		elb("DescribeListeners", `<Listeners><member><ListenerArn>`+listenerARN+`</ListenerArn><LoadBalancerArn>`+lbARN+`</LoadBalancerArn><Port>80</Port><Protocol>HTTP</Protocol>
+<DefaultActions><member><Type>forward</Type><TargetGroupArn>`+tgARN+`</TargetGroupArn></member></DefaultActions></member>
+<member><ListenerArn>`+nlbListenerARN+`</ListenerArn><LoadBalancerArn>`+lbARN+`</LoadBalancerArn><Port>443</Port><Protocol>TCP</Protocol>
 <DefaultActions><member><Type>forward</Type><TargetGroupArn>`+tgARN+`</TargetGroupArn></member></DefaultActions></member></Listeners>`),
 		elb("DescribeRules", `<Rules><member><RuleArn>arn:aws:elasticloadbalancing:us-east-1:111122223333:listener-rule/app/web/50dc6c495c0c9188/f2f7dc8efc522ab2/9683b2d02a6cabee</RuleArn>
 <Priority>default</Priority><IsDefault>true</IsDefault><Conditions/><Actions><member><Type>forward</Type><TargetGroupArn>`+tgARN+`</TargetGroupArn></member></Actions></member></Rules>`),
@@ -247,7 +252,7 @@ func TestExportParsesThrough(t *testing.T) {
 	if r := x.TGWRoutes["tgw-rtb-1"]; len(r) != 1 || r[0].Resource != "vpc-2" || r[0].Dst != netip.MustParsePrefix("10.1.0.0/16") {
 		t.Errorf("transit gateway routes %+v", r)
 	}
-	if len(x.Listeners) != 1 || x.Listeners[0].Port != 80 || !slices.Equal(x.Listeners[0].TargetGroups, []string{tgARN}) {
+	if len(x.Listeners) != 2 || x.Listeners[0].Port != 80 || !slices.Equal(x.Listeners[0].TargetGroups, []string{tgARN}) || x.Listeners[1].Port != 443 {
 		t.Errorf("listeners %+v", x.Listeners)
 	}
 	h := x.Health[tgARN]
