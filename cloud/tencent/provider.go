@@ -22,6 +22,7 @@ type Provider struct {
 	nics       []*ENI            // the exported interfaces, and one per instance without its primary exported
 	byInstance map[string]string // instance ID -> node
 	nodeNIC    map[string]*ENI   // node -> its primary interface
+	idx        *nicIndex         // lookups of nics and instances (index.go)
 }
 
 var _ cloud.Provider = (*Provider)(nil)
@@ -30,13 +31,23 @@ var _ cloud.Provider = (*Provider)(nil)
 // else by a node address that is an instance's private IP (or an interface's).
 func New(x *Export, nodes []cloud.Node, podCIDRs []netip.Prefix) *Provider {
 	p := &Provider{X: x, PodCIDRs: podCIDRs, nodes: nodes, byInstance: map[string]string{}, nodeNIC: map[string]*ENI{}}
+	ix := newNICIndex()
 	p.nics = append(p.nics, x.ENIs...)
+	for _, e := range p.nics {
+		ix.addNIC(e)
+	}
+	for _, in := range x.Instances {
+		ix.addInstance(in)
+	}
+	p.idx = ix
 	for _, in := range x.Instances {
 		if p.primaryOf(in.ID) == nil {
 			// Without its interface exported, the instance's own fields describe its
 			// primary NIC (SecurityGroupIds are the primary ENI's groups).
-			p.nics = append(p.nics, &ENI{ID: "instance " + in.ID, VpcID: in.VpcID, SubnetID: in.SubnetID, InstanceID: in.ID, Primary: true,
-				IPs: in.PrivateIPs, Public: publicMap(in), Groups: in.Groups, Pos: in.Pos})
+			e := &ENI{ID: "instance " + in.ID, VpcID: in.VpcID, SubnetID: in.SubnetID, InstanceID: in.ID, Primary: true,
+				IPs: in.PrivateIPs, Public: publicMap(in), Groups: in.Groups, Pos: in.Pos}
+			p.nics = append(p.nics, e)
+			ix.addNIC(e)
 		}
 	}
 	for _, n := range nodes {
@@ -84,6 +95,9 @@ func instanceID(providerID string) string {
 }
 
 func (p *Provider) instance(id string) *Instance {
+	if p.idx != nil {
+		return p.idx.inst[id]
+	}
 	for _, in := range p.X.Instances {
 		if in.ID == id {
 			return in
@@ -93,6 +107,9 @@ func (p *Provider) instance(id string) *Instance {
 }
 
 func (p *Provider) instanceWith(a netip.Addr) *Instance {
+	if p.idx != nil {
+		return p.idx.instAt[a]
+	}
 	for _, in := range p.X.Instances {
 		for _, ip := range in.PrivateIPs {
 			if ip == a {
@@ -105,6 +122,9 @@ func (p *Provider) instanceWith(a netip.Addr) *Instance {
 
 // nicWith is the interface holding a private address.
 func (p *Provider) nicWith(a netip.Addr) *ENI {
+	if p.idx != nil {
+		return p.idx.nicAt[a]
+	}
 	for _, e := range p.nics {
 		if e.Holds(a) {
 			return e
@@ -114,6 +134,9 @@ func (p *Provider) nicWith(a netip.Addr) *ENI {
 }
 
 func (p *Provider) primaryOf(id string) *ENI {
+	if p.idx != nil {
+		return p.idx.primary[id]
+	}
 	for _, e := range p.nics {
 		if e.InstanceID == id && e.Primary {
 			return e
