@@ -1,6 +1,9 @@
 package tencent
 
-import "net/netip"
+import (
+	"net/netip"
+	"sort"
+)
 
 // nicIndex holds the provider's lookups of interfaces and instances, built once by New,
 // so that the decisions about one packet (and New itself) do not scan the account's
@@ -39,4 +42,47 @@ func (ix *nicIndex) addInstance(in *Instance) {
 			ix.instAt[a] = in
 		}
 	}
+}
+
+// exportIndex holds the export's lookups, built once by Parse: each route table's
+// routes by destination (places in the table), for a lookup. Nil for an Export built
+// without Parse: lookups then scan.
+type exportIndex struct {
+	routes map[*RouteTable]map[netip.Prefix][]int
+}
+
+func (x *Export) buildIndex() {
+	ix := &exportIndex{routes: map[*RouteTable]map[netip.Prefix][]int{}}
+	for _, rt := range x.RouteTables {
+		m := map[netip.Prefix][]int{}
+		for i, r := range rt.Routes {
+			if r.Dst.IsValid() {
+				m[r.Dst.Masked()] = append(m[r.Dst.Masked()], i)
+			}
+		}
+		ix.routes[rt] = m
+	}
+	x.idx = ix
+}
+
+// routesCovering is the table's routes whose destination holds dst, in table order.
+func (x *Export) routesCovering(rt *RouteTable, dst netip.Addr) []*Route {
+	if x.idx == nil || x.idx.routes[rt] == nil {
+		return rt.Routes // Lookup checks Dst.Contains itself
+	}
+	m := x.idx.routes[rt]
+	var at []int
+	for b := dst.BitLen(); b >= 0; b-- {
+		p, err := dst.Prefix(b)
+		if err != nil {
+			break
+		}
+		at = append(at, m[p]...)
+	}
+	sort.Ints(at)
+	out := make([]*Route, len(at))
+	for i, j := range at {
+		out[i] = rt.Routes[j]
+	}
+	return out
 }

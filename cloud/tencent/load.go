@@ -70,6 +70,7 @@ func Parse(dir string, files map[string]*source.File) (*Export, error) {
 			return nil, err
 		}
 	}
+	x.buildIndex()
 	return x, nil
 }
 

@@ -50,7 +50,7 @@ func (x *Export) Lookup(rt *RouteTable, dst netip.Addr) (best *Route, skipped []
 			}
 		}
 	}
-	for _, r := range rt.Routes {
+	for _, r := range x.routesCovering(rt, dst) {
 		if !r.Dst.Contains(dst) {
 			continue
 		}

@@ -205,4 +205,6 @@ type Export struct {
 	// missing is unknown, never allowed.
 	Has map[string]string
 	Dir string
+
+	idx *exportIndex // lookups built by Parse (index.go)
 }
