@@ -44,15 +44,28 @@ func (ix *nicIndex) addInstance(in *Instance) {
 	}
 }
 
-// exportIndex holds the export's lookups, built once by Parse: each route table's
-// routes by destination (places in the table), for a lookup. Nil for an Export built
-// without Parse: lookups then scan.
+// exportIndex holds the export's lookups, built once by Parse: the interfaces and
+// instances holding each private address (in export order), for a rule naming a
+// security group as its peer, and each route table's routes by destination (places in
+// the table), for a lookup. Nil for an Export built without Parse: lookups then scan.
 type exportIndex struct {
+	eniAt  map[netip.Addr][]*ENI
+	instAt map[netip.Addr][]*Instance
 	routes map[*RouteTable]map[netip.Prefix][]int
 }
 
 func (x *Export) buildIndex() {
-	ix := &exportIndex{routes: map[*RouteTable]map[netip.Prefix][]int{}}
+	ix := &exportIndex{eniAt: map[netip.Addr][]*ENI{}, instAt: map[netip.Addr][]*Instance{}, routes: map[*RouteTable]map[netip.Prefix][]int{}}
+	for _, n := range x.ENIs {
+		for _, a := range n.IPs {
+			ix.eniAt[a] = append(ix.eniAt[a], n)
+		}
+	}
+	for _, in := range x.Instances {
+		for _, a := range in.PrivateIPs {
+			ix.instAt[a] = append(ix.instAt[a], in)
+		}
+	}
 	for _, rt := range x.RouteTables {
 		m := map[netip.Prefix][]int{}
 		for i, r := range rt.Routes {

@@ -94,6 +94,19 @@ func (x *Export) matches(p *Policy, pk packet.Packet, peer netip.Addr) (bool, st
 // member reports whether a is a private address of an instance or interface bound to
 // group; known is false when it is not and the interfaces are not exported.
 func (x *Export) member(group string, a netip.Addr) (in, known bool) {
+	if x.idx != nil {
+		for _, n := range x.idx.eniAt[a] {
+			if contains(n.Groups, group) {
+				return true, true
+			}
+		}
+		for _, in := range x.idx.instAt[a] {
+			if contains(in.Groups, group) {
+				return true, true
+			}
+		}
+		return false, x.Has[FileENIs] != ""
+	}
 	for _, n := range x.ENIs {
 		if n.Holds(a) && contains(n.Groups, group) {
 			return true, true
