@@ -514,6 +514,20 @@ func (x *Export) parseNICs(f *source.File) error {
 	if err != nil {
 		return err
 	}
+	// The places of the ENIs read so far by ID, and of the placeholders the instances'
+	// export made (ID = instance ID) by instance: an ENI replaces those, and finding
+	// them by scanning would make reading N interfaces quadratic. A place may be stale
+	// (replaced since); each is checked again below.
+	at, placeholders := map[string][]int{}, map[string][]int{}
+	note := func(i int, n *NIC) {
+		at[n.ID] = append(at[n.ID], i)
+		if n.ID == n.InstanceID {
+			placeholders[n.InstanceID] = append(placeholders[n.InstanceID], i)
+		}
+	}
+	for i, n := range x.NICs {
+		note(i, n)
+	}
 	for _, e := range els {
 		var v struct {
 			ID        string        `json:"NetworkInterfaceId"`
@@ -565,13 +579,15 @@ func (x *Export) parseNICs(f *source.File) error {
 			}
 		}
 		replaced := false
-		for i, old := range x.NICs {
-			if old.ID == nic.ID || (old.ID == old.InstanceID && old.InstanceID == nic.InstanceID && nic.Type == "Primary") {
+		for _, i := range append(append([]int(nil), at[nic.ID]...), placeholders[nic.InstanceID]...) {
+			if old := x.NICs[i]; old.ID == nic.ID || (old.ID == old.InstanceID && old.InstanceID == nic.InstanceID && nic.Type == "Primary") {
 				x.NICs[i], replaced = nic, true
+				note(i, nic)
 			}
 		}
 		if !replaced {
 			x.NICs = append(x.NICs, nic)
+			note(len(x.NICs)-1, nic)
 		}
 	}
 	return nil
