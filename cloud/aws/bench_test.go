@@ -82,11 +82,11 @@ func benchGen(b *testing.B, n int) *benchAccount {
 		map[string]any{"Description": "Interface for NAT Gateway nat-0bench000000001", "Groups": []any{}, "InterfaceType": "nat_gateway",
 			"NetworkInterfaceId": "eni-0natgw000000001", "PrivateIpAddress": "10.1.0.5",
 			"PrivateIpAddresses": []any{map[string]any{"Association": map[string]any{"PublicIp": "203.0.113.5"}, "Primary": true, "PrivateIpAddress": "10.1.0.5"}},
-			"SourceDestCheck": false, "Status": "in-use", "SubnetId": publicSubnet, "VpcId": vpc},
+			"SourceDestCheck":    false, "Status": "in-use", "SubnetId": publicSubnet, "VpcId": vpc},
 		map[string]any{"Description": "ELB net/bench/0123456789abcdef", "Groups": []any{}, "InterfaceType": "network_load_balancer",
 			"NetworkInterfaceId": "eni-0nlb0000000000001", "PrivateIpAddress": "10.1.0.20",
 			"PrivateIpAddresses": []any{map[string]any{"Association": map[string]any{"PublicIp": "203.0.113.10"}, "Primary": true, "PrivateIpAddress": "10.1.0.20"}},
-			"SourceDestCheck": true, "Status": "in-use", "SubnetId": publicSubnet, "VpcId": vpc})
+			"SourceDestCheck":    true, "Status": "in-use", "SubnetId": publicSubnet, "VpcId": vpc})
 
 	perm := func(proto string, from, to int, cidrs []string, groups []string) map[string]any {
 		m := map[string]any{"IpProtocol": proto, "IpRanges": []any{}, "Ipv6Ranges": []any{}, "PrefixListIds": []any{}, "UserIdGroupPairs": []any{}}
