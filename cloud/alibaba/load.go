@@ -669,6 +669,8 @@ func parseRule(f *source.File, e element, g *Group) (*Rule, error) {
 		DstGroup    string  `json:"DestGroupId"`
 		SrcPrefixes string  `json:"SourcePrefixListId"`
 		DstPrefixes string  `json:"DestPrefixListId"`
+		SrcCIDR6    string  `json:"Ipv6SourceCidrIp"`
+		DstCIDR6    string  `json:"Ipv6DestCidrIp"`
 		NicType     string  `json:"NicType"`
 	}
 	if err := decodeAt(f, e.raw, e.off, &v); err != nil {
@@ -713,9 +715,14 @@ func parseRule(f *source.File, e element, g *Group) (*Rule, error) {
 		}
 		r.From, r.To = from, to
 	}
-	cidr, peer, pl := v.DstCIDR, v.DstGroup, v.DstPrefixes
+	cidr, cidr6, peer, pl := v.DstCIDR, v.DstCIDR6, v.DstGroup, v.DstPrefixes
 	if r.Ingress {
-		cidr, peer, pl = v.SrcCIDR, v.SrcGroup, v.SrcPrefixes
+		cidr, cidr6, peer, pl = v.SrcCIDR, v.SrcCIDR6, v.SrcGroup, v.SrcPrefixes
+	}
+	// An IPv6 rule names its peer in Ipv6SourceCidrIp / Ipv6DestCidrIp; read as "no
+	// peer" it would match every address, IPv4 included.
+	if cidr == "" {
+		cidr = cidr6
 	}
 	var err error
 	if r.CIDR, err = prefix(f, e.off, cidr, "security group "+g.ID+" rule CIDR"); err != nil {

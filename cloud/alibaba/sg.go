@@ -73,8 +73,19 @@ func (x *Export) peerMatches(r *Rule, a netip.Addr) (match, known bool) {
 		}
 		return false, true
 	}
-	// No authorization object: the API requires one; read as all addresses.
-	return true, true
+	// No authorization object the exports show (the API requires one): which addresses
+	// the rule covers is not known, never read as all of them.
+	return false, false
+}
+
+// unknownPeer says why a rule's peer cannot be matched.
+func (x *Export) unknownPeer(r *Rule) string {
+	if r.PrefixList != "" {
+		return fmt.Sprintf("rule %d of %s (priority %d) names prefix list %s, which the bundle does not have (%s)",
+			r.Index, r.Group.ID, r.Priority, r.PrefixList, x.file(DirPrefixLists+"/"+r.PrefixList+".json"))
+	}
+	return fmt.Sprintf("rule %d of %s (priority %d, %s) names no peer netsim reads: no CIDR, Ipv6 CIDR, security group or PrefixListId (%s)",
+		r.Index, r.Group.ID, r.Priority, r.Pos, x.file(DirGroups+"/"+r.Group.ID+".json"))
 }
 
 // Result is what a NIC's security groups decide for a packet.
@@ -137,8 +148,7 @@ func (x *Export) Evaluate(nic *NIC, ingress bool, pk packet.Packet) Result {
 		}
 	}
 	if unsure != nil && (best == nil || unsure.Priority <= best.Priority) {
-		return Result{Unknown: fmt.Sprintf("rule %d of %s (priority %d) names prefix list %s, which the bundle does not have (%s)",
-			unsure.Index, unsure.Group.ID, unsure.Priority, unsure.PrefixList, x.file(DirPrefixLists+"/"+unsure.PrefixList+".json"))}
+		return Result{Unknown: x.unknownPeer(unsure)}
 	}
 	if best != nil {
 		if len(missing) > 0 && (best.Accept || best.Priority > 1) {

@@ -91,6 +91,10 @@ func TestAlibabaSecurityGroups(t *testing.T) {
 			leg: cloud.Leg{From: "nb", Packet: tcp("10.0.0.3", "93.184.216.34", 25)}, want: cloud.Deny, msg: "port 25"},
 		{name: "TCP 25 inside the VPC is judged by the rules", groups: map[string]string{sgFile("sg-a"): basicA()},
 			leg: cloud.Leg{From: "nb", Packet: tcp("10.0.0.3", "10.0.0.2", 25)}, want: cloud.Allow},
+		{name: "an IPv6 rule does not admit IPv4", groups: map[string]string{sgFile("sg-a"): basicA(strings.Replace(rule("ingress", "accept", "TCP", "80/80", "cidr", "::/0", 1), "SourceCidrIp", "Ipv6SourceCidrIp", 1))},
+			ingress: true, leg: cloud.Leg{To: "nb", Packet: tcp("203.0.113.1", "10.0.0.3", 80)}, want: cloud.Deny, msg: "the default ingress rule denies"},
+		{name: "a rule without a peer is unknown, not all addresses", groups: map[string]string{sgFile("sg-a"): basicA(strings.Replace(rule("ingress", "accept", "TCP", "80/80", "cidr", "0.0.0.0/0", 1), `"SourceCidrIp": "0.0.0.0/0", `, "", 1))},
+			ingress: true, leg: cloud.Leg{To: "nb", Packet: tcp("203.0.113.1", "10.0.0.3", 80)}, want: cloud.Unknown, msg: "names no peer netsim reads"},
 		{name: "no group file at all: unknown naming the file", groups: map[string]string{},
 			ingress: true, leg: cloud.Leg{To: "nb", Packet: tcp("203.0.113.1", "10.0.0.3", 80)}, want: cloud.Unknown, msg: "cloud/alibaba/DescribeSecurityGroupAttribute/sg-a.json"},
 	}
