@@ -62,6 +62,7 @@ type BackendService struct {
 	Backends                       []string        // group names
 	Failover                       map[string]bool // group -> a failover (backup) backend
 	DropIfUnhealthy                bool            // failoverPolicy.dropTrafficIfUnhealthy
+	FailoverRatio                  float64         // failoverPolicy.failoverRatio (0: fail over only when no primary is healthy)
 	HealthChecks                   []string
 	Pos                            source.Pos
 }
@@ -206,6 +207,7 @@ func (x *Export) parseBackendServices(f *source.File) error {
 			}
 			FailoverPolicy struct {
 				DropTrafficIfUnhealthy bool
+				FailoverRatio          float64
 			}
 		}
 		if err := decode(f, e, &v); err != nil {
@@ -216,7 +218,11 @@ func (x *Export) parseBackendServices(f *source.File) error {
 			return source.Errorf(pos, "a backend service without a name")
 		}
 		bs := &BackendService{Name: v.Name, Region: last(v.Region), Scheme: strings.ToUpper(v.LoadBalancingScheme), Protocol: v.Protocol,
-			Failover: map[string]bool{}, DropIfUnhealthy: v.FailoverPolicy.DropTrafficIfUnhealthy, Pos: pos}
+			Failover: map[string]bool{}, DropIfUnhealthy: v.FailoverPolicy.DropTrafficIfUnhealthy,
+			FailoverRatio: v.FailoverPolicy.FailoverRatio, Pos: pos}
+		if r := bs.FailoverRatio; r < 0 || r > 1 {
+			return source.Errorf(pos, "backend service %s: failoverPolicy.failoverRatio %v is not in 0-1", v.Name, r)
+		}
 		for _, b := range v.Backends {
 			bs.Backends = append(bs.Backends, last(b.Group))
 			bs.Failover[last(b.Group)] = b.Failover
@@ -448,7 +454,7 @@ func (p *Provider) viaForwardingRule(rules []*ForwardingRule, pk packet.Packet) 
 	var members []member
 	var lbHop cloud.Decision
 	var hcNames []string
-	dropIfUnhealthy := false
+	dropIfUnhealthy, ratio := false, 0.0
 	if fr.Service == "" {
 		if p.X.Has[FileTargetPools] == "" {
 			return blocked(frHop, p.gap("gcp target pool", FileTargetPools, "the instances of target pool "+fr.Target, "target-pools"))
@@ -477,10 +483,12 @@ func (p *Provider) viaForwardingRule(rules []*ForwardingRule, pk packet.Packet) 
 		}
 		lbHop = cloud.Decision{Step: "gcp target pool", Action: "forward", Object: "targetpool/" + tp.Name, Pos: tp.Pos}
 		hcNames = tp.HealthChecks
-		if tp.Backup != "" && healthyCount(members, false) == 0 {
-			lbHop.Text = fmt.Sprintf("%d instances, none healthy, backup pool %s", len(members), tp.Backup)
-			return blocked(frHop, lbHop, cloud.Decision{Verdict: cloud.Unknown, Step: "gcp target pool", Action: "unknown", Code: "cloud-unsupported",
-				Message: fmt.Sprintf("no instance of target pool %s is healthy: GCP sends to its backup pool %s, which netsim does not follow", tp.Name, tp.Backup)})
+		// A target pool sends to its backup pool when the ratio of its healthy instances
+		// falls below failoverRatio (or none is healthy).
+		if h := healthyCount(members, false); tp.Backup != "" && (h == 0 || float64(h) < tp.FailoverRatio*float64(len(members))) {
+			lbHop.Text = fmt.Sprintf("%d of %d instances healthy, failover ratio %v, backup pool %s", h, len(members), tp.FailoverRatio, tp.Backup)
+			return blocked(frHop, lbHop, cloud.Decision{Verdict: cloud.Unknown, Step: "gcp target pool", Action: "unknown", Code: "cloud-unsupported", Object: "targetpool/" + tp.Name, Pos: tp.Pos,
+				Message: fmt.Sprintf("%d of %d instances of target pool %s are healthy, below its failover ratio %v: GCP sends to its backup pool %s, which netsim does not follow", h, len(members), tp.Name, tp.FailoverRatio, tp.Backup)})
 		}
 	} else {
 		if p.X.Has[FileBackendServices] == "" {
@@ -499,9 +507,9 @@ func (p *Provider) viaForwardingRule(rules []*ForwardingRule, pk packet.Packet) 
 			members = append(members, member{BackendHealth: h, backup: bs.Failover[h.Group]})
 		}
 		lbHop = cloud.Decision{Step: "gcp backend service", Action: "forward", Object: "backendservice/" + bs.Name, Pos: bs.Pos}
-		hcNames, dropIfUnhealthy = bs.HealthChecks, bs.DropIfUnhealthy
+		hcNames, dropIfUnhealthy, ratio = bs.HealthChecks, bs.DropIfUnhealthy, bs.FailoverRatio
 	}
-	chosen, how := choose(members, dropIfUnhealthy)
+	chosen, how := choose(members, dropIfUnhealthy, ratio)
 	lbHop.Text = fmt.Sprintf("%d of %d backends healthy", healthyCount(members, false)+healthyCount(members, true), len(members))
 	head := []cloud.Decision{frHop}
 	switch {
@@ -550,24 +558,42 @@ func healthyCount(ms []member, backup bool) int {
 	return n
 }
 
-// choose picks the backends new connections go to: the healthy primary backends; with
-// none, the healthy failover backends; with none either, GCP's last resort — all the
-// primary backends — unless the failover policy drops the traffic
-// (https://cloud.google.com/load-balancing/docs/network/networklb-failover-overview).
-// how explains a last resort ("" for the normal case).
-func choose(ms []member, drop bool) (chosen []member, how string) {
-	for _, backup := range []bool{false, true} {
+// choose picks the backends new connections go to
+// (https://cloud.google.com/load-balancing/docs/network/networklb-failover-overview,
+// "Failover ratio"): the healthy primary backends while their share of the primaries
+// is at least ratio (with ratio 0, while one is healthy); below it, the healthy
+// failover backends if there is one, else the healthy primaries; with none healthy at
+// all, GCP's last resort — all the primary backends — unless the failover policy drops
+// the traffic. how explains a failover or a last resort ("" for the normal case).
+func choose(ms []member, drop bool, ratio float64) (chosen []member, how string) {
+	pick := func(backup bool) []member {
+		var out []member
 		for _, m := range ms {
 			if m.backup == backup && m.State == "HEALTHY" {
-				chosen = append(chosen, m)
+				out = append(out, m)
 			}
 		}
-		if len(chosen) > 0 {
-			if backup {
-				how = "fails over to its failover backends: no primary backend is healthy"
-			}
-			return chosen, how
+		return out
+	}
+	primaries := 0
+	for _, m := range ms {
+		if !m.backup {
+			primaries++
 		}
+	}
+	healthy, failover := pick(false), pick(true)
+	below := len(healthy) == 0 || float64(len(healthy)) < ratio*float64(primaries)
+	switch {
+	case !below:
+		return healthy, ""
+	case len(failover) > 0:
+		how = "fails over to its failover backends: no primary backend is healthy"
+		if len(healthy) > 0 {
+			how = fmt.Sprintf("fails over to its failover backends: %d of %d primary backends are healthy, below the failover ratio %v", len(healthy), primaries, ratio)
+		}
+		return failover, how
+	case len(healthy) > 0:
+		return healthy, ""
 	}
 	if drop {
 		return nil, ""

@@ -111,6 +111,10 @@ func TestForwardingRules(t *testing.T) {
 			f[FileTargetPools] = `[{"name": "pool-a", "instances": ["x/instances/a"], "backupPool": "x/targetPools/pool-b"}]`
 			f[DirTargetPoolHealth+"/pool-a.json"] = poolHealth("UNHEALTHY", "UNHEALTHY")
 		}, "198.51.100.7", "203.0.113.50", 80, "- unknown cloud-unsupported", "", ""},
+		{"a target pool below its failover ratio goes to its backup pool: not followed", func(f map[string]string) {
+			f[FileTargetPools] = `[{"name": "pool-a", "instances": ["x/instances/a", "x/instances/b"], "backupPool": "x/targetPools/pool-b", "failoverRatio": 0.6}]`
+			f[DirTargetPoolHealth+"/pool-a.json"] = poolHealth("UNHEALTHY", "HEALTHY")
+		}, "198.51.100.7", "203.0.113.50", 80, "- unknown cloud-unsupported", "", ""},
 		{"an internal forwarding rule from the internet", nil, "198.51.100.7", "10.0.0.50", 80, "- deny gcp-lb-internal", "", ""},
 		{"a proxy load balancer is not followed", nil, "198.51.100.7", "203.0.113.60", 443, "- unknown cloud-unsupported", "", ""},
 		{"a backend that is no node", func(f map[string]string) {
@@ -201,5 +205,38 @@ func TestForwardingRuleIPv6(t *testing.T) {
 	x := parse(t, map[string]string{FileForwardingRules: `[{"name": "v6", "IPAddress": "2600:1900:4000:1::/96", "IPProtocol": "TCP", "ports": ["80"], "target": "x/targetPools/p"}]`})
 	if fr := x.Rules[0]; fr.Range.String() != "2600:1900:4000:1::/96" || !fr.Range.Contains(netip.MustParseAddr("2600:1900:4000:1::5")) {
 		t.Errorf("%+v", fr)
+	}
+}
+
+// TestChooseFailoverRatio: a backend service fails over when the share of healthy
+// primaries falls below failoverPolicy.failoverRatio, not only when none is healthy.
+func TestChooseFailoverRatio(t *testing.T) {
+	m := func(name, state string, backup bool) member {
+		return member{BackendHealth: BackendHealth{Instance: name, State: state}, backup: backup}
+	}
+	ms := []member{m("p1", "HEALTHY", false), m("p2", "UNHEALTHY", false), m("p3", "UNHEALTHY", false), m("f1", "HEALTHY", true)}
+	names := func(cs []member) string {
+		var out []string
+		for _, c := range cs {
+			out = append(out, c.Instance)
+		}
+		return strings.Join(out, ",")
+	}
+	for _, c := range []struct {
+		ratio float64
+		ms    []member
+		want  string
+		how   string
+	}{
+		{0, ms, "p1", ""},
+		{0.3, ms, "p1", ""},
+		{0.5, ms, "f1", "below the failover ratio 0.5"},
+		{0.5, []member{ms[0], ms[1], ms[2], m("f1", "UNHEALTHY", true)}, "p1", ""},
+		{0.5, []member{m("p1", "UNHEALTHY", false), m("f1", "UNHEALTHY", true)}, "p1", "last resort"},
+	} {
+		got, how := choose(c.ms, false, c.ratio)
+		if names(got) != c.want || !strings.Contains(how, c.how) || (c.how == "" && how != "") {
+			t.Errorf("ratio %v: %s %q, want %s %q", c.ratio, names(got), how, c.want, c.how)
+		}
 	}
 }
