@@ -107,13 +107,17 @@ func (p *Provider) viaLB(lb *LB, fe *Frontend, pk packet.Packet) []cloud.Entry {
 			Object:  "loadbalancer/" + lb.Name,
 			Message: fmt.Sprintf("%s/%s/%s.json has no health for rule %s", p.X.Dir, DirHealth, lb.Name, rule.Name)})}}
 	}
-	var up, down []Health
+	var up, down, other []Health
 	for _, h := range hs {
 		switch strings.ToLower(h.State) {
 		case "up":
 			up = append(up, h)
 		case "down":
 			down = append(down, h)
+		default:
+			// Unknown, Partial, an empty state: whether the probe lets the backend
+			// take new flows is not known, never read as down (or up).
+			other = append(other, h)
 		}
 	}
 	probe := lastSeg(rule.Probe)
@@ -126,6 +130,18 @@ func (p *Provider) viaLB(lb *LB, fe *Frontend, pk packet.Packet) []cloud.Entry {
 		Text: fmt.Sprintf("probe %s: %d up, %d down", orDash(probe), len(up), len(down))}
 	if len(down) > 0 {
 		hh.Note = "down: " + healthList(down)
+	}
+	var unsure []cloud.Entry
+	for _, h := range other {
+		unsure = append(unsure, cloud.Entry{Branch: "backend " + healthList([]Health{h}), Decisions: append(append([]cloud.Decision(nil), ds...), cloud.Decision{
+			Verdict: cloud.Unknown, Step: "azure backend health", Action: "unknown", Code: "cloud-missing-data", Object: "loadbalancer/" + lb.Name + " rule " + rule.Name + " health", Pos: h.Pos,
+			Text:    "probe " + orDash(probe) + ": " + healthList([]Health{h}),
+			Message: fmt.Sprintf("the health state %q of backend %s of load balancer %s rule %s is neither Up nor Down: whether it takes new connections is not known", h.State, healthList([]Health{h}), lb.Name, rule.Name),
+			Fix: fmt.Sprintf("export %s again once the probe has settled: Get-AzLoadBalancerRuleHealth -ResourceGroupName %s -LoadBalancerName %s -Name %s",
+				p.file(DirHealth+"/"+lb.Name+".json"), rg(lb.ID), lb.Name, rule.Name)})})
+	}
+	if len(up) == 0 && len(unsure) > 0 {
+		return unsure
 	}
 	if len(up) == 0 {
 		// Azure sends no new flows to a backend its probe marks down, and fails closed
@@ -140,7 +156,7 @@ func (p *Provider) viaLB(lb *LB, fe *Frontend, pk packet.Packet) []cloud.Entry {
 	for _, h := range up {
 		out = append(out, p.toBackend(lb, rule, front, h, pk, ds))
 	}
-	return out
+	return append(out, unsure...)
 }
 
 func pathOf(s string) string {
@@ -201,11 +217,16 @@ func (p *Provider) toBackend(lb *LB, rule *LBRule, front netip.Addr, h Health, p
 	}
 	node := p.nodeOf(c.NIC)
 	fwd := pk
+	// An HA ports rule (protocol All, ports 0) keeps the packet's port.
+	port := uint16(rule.BackendPort)
+	if rule.BackendPort == 0 {
+		port = pk.DPort
+	}
 	note := "floating IP: the frontend address stays the destination"
 	if rule.FloatingIP {
-		fwd.DPort = uint16(rule.BackendPort)
+		fwd.DPort = port
 	} else {
-		fwd.Dst, fwd.DPort = c.IP, uint16(rule.BackendPort)
+		fwd.Dst, fwd.DPort = c.IP, port
 		note = "the backend's address and port replace the frontend's; the client's address stays the source"
 	}
 	ds = append(ds, cloud.Decision{Step: "azure backend", Action: "dnat", Object: "loadbalancer/" + lb.Name + " backend " + c.NIC.Name + "/" + c.Name, Pos: h.Pos,

@@ -111,6 +111,31 @@ func TestAzureLoadBalancer(t *testing.T) {
 		t.Errorf("HA ports: %+v", es)
 	}
 
+	// HA ports as Azure requires them (frontend and backend port 0): the port is kept.
+	x = fixture()
+	withLB(x, false, "10.0.0.4", "Up")
+	x.LBs[0].Rules[0].Protocol, x.LBs[0].Rules[0].FrontendPort, x.LBs[0].Rules[0].BackendPort = "all", 0, 0
+	x.NSGs[normID(snsgID)].Rules[0].DstPorts = all()
+	x.NSGs[normID(nnsgID)].Rules[0].DstPorts = all()
+	es, _ = provider(x).Inbound(tcp("198.51.100.7", "203.0.113.10", 4242))
+	if got := entriesTo(t, es); got["a"].DPort != 4242 {
+		t.Errorf("HA ports, backend port 0: %+v", es)
+	}
+
+	// A health state neither Up nor Down: that backend is unknown, never dropped.
+	x = fixture()
+	withLB(x, false, "10.0.0.4", "Up", "10.0.0.5", "Unknown")
+	es, _ = provider(x).Inbound(client)
+	if len(es) != 2 || es[0].Node != "a" || last(es[1].Decisions).Verdict != cloud.Unknown || !strings.Contains(last(es[1].Decisions).Message, `"Unknown"`) || last(es[1].Decisions).Pos.IsZero() {
+		t.Errorf("one Up, one Unknown: %+v", es)
+	}
+	x = fixture()
+	withLB(x, false, "10.0.0.4", "Down", "10.0.0.5", "")
+	es, _ = provider(x).Inbound(client)
+	if len(es) != 1 || last(es[0].Decisions).Verdict != cloud.Unknown {
+		t.Errorf("one Down, one without a state: want unknown, not the all-down drop: %+v", es)
+	}
+
 	// No health export: unknown, naming the file.
 	x = fixture()
 	withLB(x, false, "10.0.0.4", "Up")
