@@ -631,6 +631,16 @@ func (x *Export) parseRule(e *node, def bool) (*Rule, error) {
 	if ru.DstPorts, err = parsePorts(e, dp, dps); err != nil {
 		return nil, err
 	}
+	// A side with neither prefixes nor application security groups would match no
+	// address, and a Deny rule read so would silently let everything by.
+	for _, side := range []struct {
+		a    Addr
+		name string
+	}{{ru.Src, "source"}, {ru.Dst, "destination"}} {
+		if len(side.a.Prefixes) == 0 && len(side.a.ASGs) == 0 {
+			return nil, e.errf("security rule %s has no %sAddressPrefix, %sAddressPrefixes or %sApplicationSecurityGroups", ru.Name, side.name, side.name, side.name)
+		}
+	}
 	return ru, nil
 }
 

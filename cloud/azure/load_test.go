@@ -131,6 +131,7 @@ func TestAzureParseErrors(t *testing.T) {
 		{FileNSGs, "[\n {\"name\": \"g\", \"securityRules\": [{\"name\": \"r\", \"priority\": 100, \"direction\": \"In\", \"access\": \"Allow\"}]}\n]", "nsg-list.json:2: security rule r: direction \"In\""},
 		{FileNSGs, "[\n {\"name\": \"g\", \"securityRules\": [{\"name\": \"r\", \"priority\": 100, \"direction\": \"Inbound\", \"access\": \"Allow\",\n \"destinationPortRange\": \"80-70\"}]}\n]", "nsg-list.json:2: port range \"80-70\""},
 		{FileNSGs, "[\n {\"name\": \"g\", \"securityRules\": [{\"name\": \"r\", \"priority\": 100, \"direction\": \"Inbound\", \"access\": \"Allow\",\n \"sourceAddressPrefix\": \"10.0.0.0/33\"}]}\n]", "neither a CIDR nor a service tag"},
+		{FileNSGs, "[\n {\"name\": \"g\", \"securityRules\": [\n  {\"name\": \"r\", \"priority\": 100, \"direction\": \"Inbound\", \"access\": \"Deny\", \"sourceAddressPrefix\": \"*\"}]}\n]", "nsg-list.json:3: security rule r has no destinationAddressPrefix"},
 		{FileNICs, "[\n {\"name\": \"n\",\n  \"ipConfigurations\": [{\"name\": \"c\",\n   \"privateIPAddress\": \"10.0.0.300\"}]}\n]", "nic-list.json:3: privateIPAddress \"10.0.0.300\" is not an IP address"},
 		{FileNICs, "[\n {\"name\": \"n\", \"enableIPForwarding\": \"yes\"}\n]", "nic-list.json:2: enableIPForwarding: want true or false, got a string"},
 		{FileNICs, "{\"name\": \"n\"}", "nic-list.json:1: want the JSON list `az network nic list -o json` prints, got an object"},
