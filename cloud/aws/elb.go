@@ -127,6 +127,7 @@ func (p *Provider) viaListener(lb *LoadBalancer, ln *Listener, pk packet.Packet,
 			name := DirRules + "/" + listenerID(ln.ARN) + ".json"
 			d := p.gap("aws listener rule", name, fmt.Sprintf("which rule of listener %d of %s takes the request", ln.Port, lb.Name))
 			d.Fix = fmt.Sprintf("add the output of `aws elbv2 describe-rules --listener-arn %s` to the bundle as %s", ln.ARN, p.file(name))
+			d.Object, d.Pos = fmt.Sprintf("listener/%s:%d", lb.Name, ln.Port), ln.Pos
 			return blockedEntry(append(head, d)...)
 		}
 		alts = alts[:0]
@@ -148,6 +149,7 @@ func (p *Provider) viaListener(lb *LoadBalancer, ln *Listener, pk packet.Packet,
 		if len(alts) == 0 {
 			// describe-rules always lists the default rule; an export without it is cut.
 			return blockedEntry(append(head, cloud.Decision{Verdict: cloud.Unknown, Step: "aws listener rule", Action: "unknown", Code: "cloud-missing-data",
+				Object: fmt.Sprintf("listener/%s:%d", lb.Name, ln.Port), Pos: ln.Pos,
 				Message: fmt.Sprintf("no rule of listener %d of %s takes %s and %s lists no default rule", ln.Port, lb.Name, flowLabel(pk), p.file(DirRules+"/"+listenerID(ln.ARN)+".json"))})...)
 		}
 	}
@@ -202,11 +204,13 @@ func (p *Provider) viaActions(lb *LoadBalancer, ln *Listener, alt alternative, p
 	step, as := "aws listener", alt.actions
 	if len(as) == 0 {
 		return blockedEntry(append(head, cloud.Decision{Verdict: cloud.Unknown, Step: step, Action: "unknown", Code: "cloud-missing-data",
+			Object: alt.obj, Pos: alt.pos,
 			Message: fmt.Sprintf("listener %d of %s: the exports show no action for %s", ln.Port, lb.Name, flowLabel(pk))})...)
 	}
 	for _, a := range as[:len(as)-1] {
 		if strings.HasPrefix(a.Type, "authenticate-") {
 			return blockedEntry(append(head, cloud.Decision{Verdict: cloud.Unknown, Step: step, Action: "unknown", Code: "cloud-unsupported",
+				Object: alt.obj, Pos: alt.pos, Text: actionsLabel(p.X, []Action{a}),
 				Message: fmt.Sprintf("listener %d of %s first does %s: whether the client logs in is not in the bundle", ln.Port, lb.Name, a.Type)})...)
 		}
 	}
@@ -220,6 +224,7 @@ func (p *Provider) viaActions(lb *LoadBalancer, ln *Listener, alt alternative, p
 			Fix:     "forward the path or host to the Service's target group (the Ingress's rules feed the listener's rules)"})...)
 	default:
 		return blockedEntry(append(head, cloud.Decision{Verdict: cloud.Unknown, Step: step, Action: "unknown", Code: "cloud-unsupported",
+			Object: alt.obj, Pos: alt.pos, Text: actionsLabel(p.X, []Action{a}),
 			Message: fmt.Sprintf("listener %d of %s does %q, not a forward to a target group: netsim does not follow it", ln.Port, lb.Name, a.Type)})...)
 	}
 	var live []WeightedGroup

@@ -146,6 +146,12 @@ func TestListenerRules(t *testing.T) {
 		if c.branches != "" && !strings.HasPrefix(es[0].Branch, c.branches) {
 			t.Errorf("%s: branch %q", c.name, es[0].Branch)
 		}
+		// A listener's unknown or drop cites the rule or listener that decided.
+		for _, e := range es {
+			if d := e.Decisions[len(e.Decisions)-1]; d.Blocks() && strings.HasPrefix(d.Step, "aws listener") && d.Pos.IsZero() {
+				t.Errorf("%s: %s %s cites no file: %+v", c.name, d.Step, d.Verdict, d)
+			}
+		}
 	}
 }
 
