@@ -52,6 +52,14 @@ func listenerCarries(proto string, p uint8) bool {
 	return false
 }
 
+// covers reports whether a listener's port (or port range, Port-EndPort) holds port.
+func (l *Listener) covers(port uint16) bool {
+	if l.EndPort > l.Port {
+		return int(port) >= l.Port && int(port) <= l.EndPort
+	}
+	return l.Port == int(port)
+}
+
 func layer7(proto string) bool { return proto == "HTTP" || proto == "HTTPS" }
 
 // viaLB follows a packet to a CLB: it must be running (Status 1), public (OPEN) for a
@@ -81,7 +89,7 @@ func (p *Provider) viaLB(lb *LoadBalancer, pk packet.Packet) []cloud.Entry {
 	var ln *Listener
 	var others []string
 	for _, l := range lns {
-		if l.Port == int(pk.DPort) && listenerCarries(l.Protocol, pk.Proto) {
+		if l.covers(pk.DPort) && listenerCarries(l.Protocol, pk.Proto) {
 			ln = l
 		} else {
 			others = append(others, fmt.Sprintf("%d/%s", l.Port, l.Protocol))
@@ -99,6 +107,13 @@ func (p *Provider) viaLB(lb *LoadBalancer, pk packet.Packet) []cloud.Entry {
 		return blocked(hop)
 	}
 	lnHop := cloud.Decision{Step: "tencent CLB listener", Action: "allow", Object: fmt.Sprintf("listener/%s %s", lb.ID, ln.ID), Pos: ln.Pos, Text: fmt.Sprintf("%d/%s %s", ln.Port, ln.Protocol, ln.Name)}
+	if ln.EndPort > ln.Port {
+		// Which target port a port in the range goes to is not followed: never guess.
+		lnHop.Text = fmt.Sprintf("%d-%d/%s %s", ln.Port, ln.EndPort, ln.Protocol, ln.Name)
+		lnHop.Verdict, lnHop.Action, lnHop.Code = cloud.Unknown, "unknown", "cloud-unsupported"
+		lnHop.Message = fmt.Sprintf("listener %s of %s listens on the port range %d-%d (%s): netsim does not follow port range listeners to their targets", ln.ID, lb.ID, ln.Port, ln.EndPort, p.file(DirListeners+"/"+lb.ID+".json"))
+		return blocked(hop, lnHop)
+	}
 	head := []cloud.Decision{hop, lnHop}
 	if len(lb.Groups) > 0 {
 		d := p.sgCheck(lb.Groups, "CLB "+lb.ID, true, pk, cloud.Leg{})

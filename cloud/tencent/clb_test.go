@@ -151,3 +151,22 @@ func TestTencentCLBGroups(t *testing.T) {
 		t.Errorf("outside the range: %+v", es)
 	}
 }
+
+// A port range listener (Port-EndPort) takes the ports of its range: not "no listener",
+// and, as netsim does not follow it to a target port, unknown.
+func TestTencentCLBPortRange(t *testing.T) {
+	files := fixture()
+	files[DirListeners+"/lb-1.json"] = `{"Listeners": [{"ListenerId": "lbl-r", "Protocol": "TCP", "Port": 9000, "EndPort": 9100}]}`
+	p := provider(t, files)
+	es, _ := p.Inbound(tcp("198.51.100.7", "203.0.113.10", 9050))
+	if len(es) != 1 {
+		t.Fatalf("%+v", es)
+	}
+	d := es[0].Decisions[len(es[0].Decisions)-1]
+	if d.Verdict != cloud.Unknown || !has(d.Message, "port range 9000-9100") || d.Pos.IsZero() {
+		t.Errorf("port 9050 of listener 9000-9100: %+v", d)
+	}
+	if es, _ = p.Inbound(tcp("198.51.100.7", "203.0.113.10", 9101)); entryVerdict(es[0]) != cloud.Deny {
+		t.Errorf("port 9101 is outside the range: %+v", es)
+	}
+}

@@ -514,7 +514,7 @@ func (x *Export) parseListeners(f *source.File, lb string) error {
 	for _, e := range els {
 		var v struct {
 			ListenerId, ListenerName, Protocol string
-			Port                               int
+			Port, EndPort                      int
 		}
 		if err := decodeAt(f, e, &v); err != nil {
 			return err
@@ -523,7 +523,16 @@ func (x *Export) parseListeners(f *source.File, lb string) error {
 		if v.Port < 1 || v.Port > 65535 {
 			return source.Errorf(pos, "listener %s of %s: Port %d is not a port", v.ListenerId, lb, v.Port)
 		}
-		l := &Listener{LB: lb, ID: v.ListenerId, Name: v.ListenerName, Protocol: strings.ToUpper(v.Protocol), Port: v.Port, Pos: pos}
+		if v.EndPort != 0 && (v.EndPort < v.Port || v.EndPort > 65535) {
+			return source.Errorf(pos, "listener %s of %s: EndPort %d does not end a range from Port %d", v.ListenerId, lb, v.EndPort, v.Port)
+		}
+		l := &Listener{LB: lb, ID: v.ListenerId, Name: v.ListenerName, Protocol: strings.ToUpper(v.Protocol), Port: v.Port, EndPort: v.EndPort, Pos: pos}
+		// A protocol netsim does not know would read as "no listener": refuse it here.
+		switch l.Protocol {
+		case "TCP", "UDP", "TCP_SSL", "HTTP", "HTTPS", "QUIC":
+		default:
+			return source.Errorf(pos, "listener %s of %s: Protocol %q is none of TCP, UDP, TCP_SSL, QUIC, HTTP, HTTPS", v.ListenerId, lb, v.Protocol)
+		}
 		rs, _, err := arrayIn(f, e, "Rules")
 		if err != nil {
 			return err

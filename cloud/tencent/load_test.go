@@ -70,6 +70,8 @@ func TestTencentParseErrors(t *testing.T) {
 		{FileRouteTables, `{"RouteTableSet": [{"RouteTableId": "r", "RouteSet": [{"DestinationCidrBlock": "10.0.0.0/16"}]}]}`, "has no GatewayType"},
 		{DirSNAT + "/nat-1.json", `{"SourceIpTranslationNatRuleSet": [{"ResourceType": "VPC", "PrivateIpAddress": "10.0.0.0/24"}]}`, `ResourceType "VPC"`},
 		{DirListeners + "/lb-1.json", `{"Listeners": [{"ListenerId": "l", "Port": 70000}]}`, "Port 70000 is not a port"},
+		{DirListeners + "/lb-1.json", "{\"Listeners\": [\n {\"ListenerId\": \"l\", \"Port\": 80, \"Protocol\": \"SCTP\"}]}", "DescribeListeners/lb-1.json:2: listener l of lb-1: Protocol \"SCTP\""},
+		{DirListeners + "/lb-1.json", `{"Listeners": [{"ListenerId": "l", "Port": 80, "EndPort": 70, "Protocol": "TCP"}]}`, "EndPort 70 does not end a range"},
 		{FileTargetHealth, "{\"LoadBalancers\": [{\"LoadBalancerId\": \"lb-1\", \"Listeners\": [{\"ListenerId\": \"l\", \"Rules\": [{\"Targets\": [\n {\"IP\": \"x\"}]}]}]}]}", "DescribeTargetHealth.json:2: target of lb-1"},
 		{FileAddrTemplates, `{"AddressTemplateSet": [{"AddressTemplateId": "ipm-1", "AddressSet": ["10.0.0.9-10.0.0.1"]}]}`, "is not an address range"},
 	}

@@ -155,8 +155,10 @@ type LoadBalancer struct {
 type Listener struct {
 	LB, ID, Name, Protocol string
 	Port                   int
-	Rules                  []ListenerRule
-	Pos                    source.Pos
+	// EndPort ends a port range listener (Port-EndPort); 0 for a single port.
+	EndPort int
+	Rules   []ListenerRule
+	Pos     source.Pos
 }
 
 // ListenerRule is a layer-7 forwarding rule (domain and URL).
