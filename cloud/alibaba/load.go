@@ -1016,6 +1016,26 @@ func (x *Export) parseListeners(lb string, f *source.File) error {
 		if v.Port.N < 1 || v.Port.N > 65535 {
 			return source.Errorf(f.PosAt(e.off), "listener of %s: ListenerPort %d is not in 1-65535", lb, v.Port.N)
 		}
+		pos := f.PosAt(e.off)
+		// Each of these read wrong would turn into an allow (an access control list read
+		// as a blacklist) or a false "no listener": refuse what netsim does not know.
+		switch strings.ToLower(v.Protocol) {
+		case "tcp", "udp", "http", "https":
+		default:
+			return source.Errorf(pos, "listener %d of %s: ListenerProtocol %q is none of tcp, udp, http, https", v.Port.N, lb, v.Protocol)
+		}
+		switch strings.ToLower(v.AclStatus) {
+		case "", "off":
+		case "on":
+			if t := strings.ToLower(v.AclType); t != "white" && t != "black" {
+				return source.Errorf(pos, "listener %d of %s: AclStatus on with AclType %q, neither white nor black", v.Port.N, lb, v.AclType)
+			}
+			if v.AclID == "" {
+				return source.Errorf(pos, "listener %d of %s: AclStatus on without an AclId", v.Port.N, lb)
+			}
+		default:
+			return source.Errorf(pos, "listener %d of %s: AclStatus %q is neither on nor off", v.Port.N, lb, v.AclStatus)
+		}
 		id := lb
 		if v.LB != "" {
 			id = v.LB
