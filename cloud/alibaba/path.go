@@ -83,8 +83,18 @@ func (p *Provider) Route(l cloud.Leg) ([]cloud.Decision, cloud.Landing) {
 		more, land = p.viaLocal(l, t, r)
 	case HopInstance, HopNetworkInterface:
 		more, land = p.viaHop(l, r)
-	default:
+	case HopRouterInterface, HopVpcPeer, HopVpnGateway, HopAttachment, HopHaVip, HopIPv6Gateway:
 		land = cloud.Landing{Beyond: fmt.Sprintf("%s through %s %s", beyondOf(r.HopType), r.HopType, r.HopID)}
+	default:
+		// A next hop netsim does not know (or an ECMP route whose hops are all
+		// disabled) is never read as leaving the VPC.
+		what := fmt.Sprintf("next hop type %q", r.HopType)
+		if r.HopType == "" {
+			what = fmt.Sprintf("no enabled next hop among its %d", r.Hops)
+		}
+		d.Verdict, d.Action, d.Code = cloud.Unknown, "unknown", "cloud-unsupported"
+		d.Message = fmt.Sprintf("routetable/%s route %s (%s) has %s: where it sends %s is not known", t.ID, r.Dest, r.Pos, what, flowText(l.Packet))
+		return []cloud.Decision{d}, cloud.Landing{}
 	}
 	if l.To != "" && land.Node != l.To && !blocked(more) {
 		more = append(more, p.misroute(l, t, r, land))
