@@ -37,6 +37,7 @@ const (
  {"RouteItemId": "rti-7", "DestinationCidrBlock": "10.10.0.0/16", "GatewayType": "HAVIP", "GatewayId": "havip-1", "Enabled": true},
  {"RouteItemId": "rti-8", "DestinationCidrBlock": "10.11.0.0/16", "GatewayType": "LOCAL_GATEWAY", "GatewayId": "lgw-1", "Enabled": true},
  {"RouteItemId": "rti-9", "DestinationCidrBlock": "10.12.0.0/16", "GatewayType": "INTRANAT", "GatewayId": "intranat-1", "Enabled": true},
+ {"RouteItemId": "rti-gwlb", "DestinationCidrBlock": "10.15.0.0/16", "GatewayType": "GWLB", "GatewayId": "gwlb-1", "Enabled": true},
  {"RouteItemId": "rti-12", "DestinationCidrBlock": "10.13.0.0/16", "GatewayType": "CVM", "GatewayId": "10.0.2.20", "Enabled": true},
  {"RouteItemId": "rti-13", "DestinationCidrBlock": "10.14.0.0/16", "GatewayType": "NORMAL_CVM", "GatewayId": "10.0.2.99", "Enabled": true},
  {"RouteItemId": "rti-10", "DestinationCidrBlock": "198.18.0.0/15", "GatewayType": "EIP", "GatewayId": "0", "Enabled": true},

@@ -135,8 +135,13 @@ func (p *Provider) Route(l cloud.Leg) ([]cloud.Decision, cloud.Landing) {
 		more, land = p.viaNAT(l, nic, r)
 	case "EIP":
 		more, land = p.viaPublic(l, nic, r)
-	default:
+	case "VPN", "SSLVPN", "DIRECTCONNECT", "PEERCONNECTION", "CCN", "HAVIP", "LOCAL_GATEWAY", "INTRANAT":
 		land = cloud.Landing{Beyond: fmt.Sprintf("%s through %s %s", beyondOf(r.GatewayType), r.GatewayType, r.GatewayID)}
+	default:
+		// A GatewayType netsim does not know is never read as leaving the VPC.
+		d.Verdict, d.Action, d.Code = cloud.Unknown, "unknown", "cloud-unsupported"
+		d.Message = fmt.Sprintf("routetable/%s route %s (%s) has GatewayType %q, which netsim does not follow: where it sends %s is not known", rt.ID, r.Dst, r.Pos, r.GatewayType, flowLabel(l.Packet))
+		return withDisabled([]cloud.Decision{d}, off), cloud.Landing{}
 	}
 	if l.To != "" && land.Node != l.To && !blocks(more) {
 		more = append(more, p.misroute(l, r, land))

@@ -34,6 +34,7 @@ func TestTencentRoute(t *testing.T) {
 		{"HAVIP", "a", "", tcp("10.0.1.11", "10.10.1.1", 443), cloud.Allow, "", "HAVIP havip-1", "", "", ""},
 		{"LOCAL_GATEWAY", "a", "", tcp("10.0.1.11", "10.11.1.1", 443), cloud.Allow, "", "LOCAL_GATEWAY lgw-1", "", "", ""},
 		{"INTRANAT", "a", "", tcp("10.0.1.11", "10.12.1.1", 443), cloud.Allow, "", "INTRANAT intranat-1", "", "", ""},
+		{"a GatewayType netsim does not know: unknown, not beyond the VPC", "a", "", tcp("10.0.1.11", "10.15.1.1", 443), cloud.Unknown, "", "", "route 10.15.0.0/16", `GatewayType "GWLB"`, ""},
 		{"CVM (a public gateway instance)", "a", "", tcp("10.0.1.11", "10.13.1.1", 443), cloud.Allow, "", "ins-db", "route 10.13.0.0/16", "", ""},
 		{"NORMAL_CVM to an address no instance holds", "a", "", tcp("10.0.1.11", "10.14.1.1", 443), cloud.NoRoute, "", "", "route 10.14.0.0/16", "the next hop is gone", ""},
 		{"EIP route with a public IP", "a", "", tcp("10.0.1.11", "198.18.0.1", 443), cloud.Allow, "", "public IP 203.0.113.11", "networkinterface/ins-a", "", "203.0.113.11"},
