@@ -7,6 +7,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/netsim/netsim/cloud"
 	"github.com/netsim/netsim/model/source"
 )
 
@@ -27,12 +28,12 @@ func documents(f *source.File) ([]document, error) {
 	var out []document
 	dec := json.NewDecoder(bytes.NewReader(f.Data))
 	for {
-		start := skipSpace(f.Data, dec.InputOffset())
+		start := cloud.SkipJSONSpace(f.Data, dec.InputOffset())
 		var doc json.RawMessage
 		if err := dec.Decode(&doc); err == io.EOF {
 			return out, nil
 		} else if err != nil {
-			return nil, jsonErr(f, 0, dec.InputOffset(), err)
+			return nil, cloud.JSONError(f, 0, dec.InputOffset(), err)
 		}
 		out = append(out, document{raw: doc, off: start})
 	}
@@ -44,7 +45,7 @@ func field(f *source.File, raw json.RawMessage, base int64, key string) (json.Ra
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	tok, err := dec.Token()
 	if err != nil {
-		return nil, 0, false, jsonErr(f, base, base+dec.InputOffset(), err)
+		return nil, 0, false, cloud.JSONError(f, base, base+dec.InputOffset(), err)
 	}
 	if d, ok := tok.(json.Delim); !ok || d != '{' {
 		return nil, 0, false, source.Errorf(f.PosAt(base), "want a JSON object holding %q", key)
@@ -52,13 +53,13 @@ func field(f *source.File, raw json.RawMessage, base int64, key string) (json.Ra
 	for dec.More() {
 		tok, err := dec.Token()
 		if err != nil {
-			return nil, 0, false, jsonErr(f, base, base+dec.InputOffset(), err)
+			return nil, 0, false, cloud.JSONError(f, base, base+dec.InputOffset(), err)
 		}
 		name, _ := tok.(string)
-		at := base + skipSpace(raw, dec.InputOffset())
+		at := base + cloud.SkipJSONSpace(raw, dec.InputOffset())
 		var v json.RawMessage
 		if err := dec.Decode(&v); err != nil {
-			return nil, 0, false, jsonErr(f, base, base+dec.InputOffset(), err)
+			return nil, 0, false, cloud.JSONError(f, base, base+dec.InputOffset(), err)
 		}
 		if name == key {
 			if string(v) == "null" {
@@ -104,17 +105,17 @@ func arrayAt(f *source.File, raw json.RawMessage, base int64, keys []string) ([]
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	tok, err := dec.Token()
 	if err != nil {
-		return nil, false, jsonErr(f, base, base+dec.InputOffset(), err)
+		return nil, false, cloud.JSONError(f, base, base+dec.InputOffset(), err)
 	}
 	if d, ok := tok.(json.Delim); !ok || d != '[' {
 		return nil, false, source.Errorf(f.PosAt(base), "%q is not a list", strings.Join(keys, "."))
 	}
 	var els []element
 	for dec.More() {
-		off := base + skipSpace(raw, dec.InputOffset())
+		off := base + cloud.SkipJSONSpace(raw, dec.InputOffset())
 		var el json.RawMessage
 		if err := dec.Decode(&el); err != nil {
-			return nil, false, jsonErr(f, base, base+dec.InputOffset(), err)
+			return nil, false, cloud.JSONError(f, base, base+dec.InputOffset(), err)
 		}
 		els = append(els, element{raw: el, off: off})
 	}
@@ -128,33 +129,7 @@ func decodeAt(f *source.File, raw json.RawMessage, off int64, v any) error {
 		if errors.As(err, &te) {
 			return source.Errorf(f.PosAt(off+te.Offset), "%s: want %s, got %s", te.Field, te.Type, te.Value)
 		}
-		return jsonErr(f, off, off, err)
+		return cloud.JSONError(f, off, off, err)
 	}
 	return nil
-}
-
-// skipSpace moves off past whitespace and the commas and colons between JSON values.
-func skipSpace(data []byte, off int64) int64 {
-	for off < int64(len(data)) {
-		switch data[off] {
-		case ' ', '\t', '\r', '\n', ',', ':':
-			off++
-		default:
-			return off
-		}
-	}
-	return off
-}
-
-// jsonErr places a decoding error at its line: a syntax error where it is (its offset
-// counts from base), any other at off.
-func jsonErr(f *source.File, base, off int64, err error) error {
-	var se *json.SyntaxError
-	if errors.As(err, &se) {
-		return source.Errorf(f.PosAt(base+se.Offset), "not valid JSON: %v", se)
-	}
-	if errors.Is(err, io.ErrUnexpectedEOF) {
-		return source.Errorf(f.PosAt(int64(len(f.Data))), "not valid JSON: the file ends in the middle of a value")
-	}
-	return source.Errorf(f.PosAt(off), "%v", err)
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/netsim/netsim/cloud"
 	"github.com/netsim/netsim/model/source"
 )
 
@@ -23,12 +24,12 @@ func listOf(f *source.File, key string) ([]element, error) {
 	var out []element
 	dec := json.NewDecoder(bytes.NewReader(f.Data))
 	for {
-		start := skipSpace(f.Data, dec.InputOffset())
+		start := cloud.SkipJSONSpace(f.Data, dec.InputOffset())
 		var doc json.RawMessage
 		if err := dec.Decode(&doc); err == io.EOF {
 			return out, nil
 		} else if err != nil {
-			return nil, jsonErr(f, 0, dec.InputOffset(), err)
+			return nil, cloud.JSONError(f, 0, dec.InputOffset(), err)
 		}
 		els, found, err := arrayIn(f, doc, start, key)
 		if err != nil {
@@ -48,7 +49,7 @@ func arrayIn(f *source.File, raw json.RawMessage, base int64, key string) (els [
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	tok, err := dec.Token()
 	if err != nil {
-		return nil, false, jsonErr(f, base, base+dec.InputOffset(), err)
+		return nil, false, cloud.JSONError(f, base, base+dec.InputOffset(), err)
 	}
 	if d, ok := tok.(json.Delim); !ok || d != '{' {
 		return nil, false, source.Errorf(f.PosAt(base), "want a JSON object holding %q", key)
@@ -56,20 +57,20 @@ func arrayIn(f *source.File, raw json.RawMessage, base int64, key string) (els [
 	for dec.More() {
 		tok, err := dec.Token()
 		if err != nil {
-			return nil, false, jsonErr(f, base, base+dec.InputOffset(), err)
+			return nil, false, cloud.JSONError(f, base, base+dec.InputOffset(), err)
 		}
 		name, _ := tok.(string)
 		if name != key {
 			var skip json.RawMessage
 			if err := dec.Decode(&skip); err != nil {
-				return nil, false, jsonErr(f, base, base+dec.InputOffset(), err)
+				return nil, false, cloud.JSONError(f, base, base+dec.InputOffset(), err)
 			}
 			continue
 		}
-		at := base + skipSpace(raw, dec.InputOffset())
+		at := base + cloud.SkipJSONSpace(raw, dec.InputOffset())
 		tok, err = dec.Token()
 		if err != nil {
-			return nil, false, jsonErr(f, base, base+dec.InputOffset(), err)
+			return nil, false, cloud.JSONError(f, base, base+dec.InputOffset(), err)
 		}
 		if tok == nil {
 			return nil, false, nil
@@ -78,10 +79,10 @@ func arrayIn(f *source.File, raw json.RawMessage, base int64, key string) (els [
 			return nil, false, source.Errorf(f.PosAt(at), "%q is not a list", key)
 		}
 		for dec.More() {
-			off := base + skipSpace(raw, dec.InputOffset())
+			off := base + cloud.SkipJSONSpace(raw, dec.InputOffset())
 			var el json.RawMessage
 			if err := dec.Decode(&el); err != nil {
-				return nil, false, jsonErr(f, base, base+dec.InputOffset(), err)
+				return nil, false, cloud.JSONError(f, base, base+dec.InputOffset(), err)
 			}
 			els = append(els, element{raw: el, off: off})
 		}
@@ -97,7 +98,7 @@ func decodeAt(f *source.File, e element, v any) error {
 		if errors.As(err, &te) {
 			return source.Errorf(f.PosAt(e.off+te.Offset), "%s: want %s, got %s", te.Field, te.Type, te.Value)
 		}
-		return jsonErr(f, e.off, e.off, err)
+		return cloud.JSONError(f, e.off, e.off, err)
 	}
 	return nil
 }
@@ -107,33 +108,6 @@ func decodeAt(f *source.File, e element, v any) error {
 func sub(f *source.File, e element, key string) ([]element, error) {
 	els, _, err := arrayIn(f, e.raw, e.off, key)
 	return els, err
-}
-
-// skipSpace moves off past whitespace and the commas and colons between JSON values,
-// to the first character of the next value.
-func skipSpace(data []byte, off int64) int64 {
-	for off < int64(len(data)) {
-		switch data[off] {
-		case ' ', '\t', '\r', '\n', ',', ':':
-			off++
-		default:
-			return off
-		}
-	}
-	return off
-}
-
-// jsonErr places a decoding error at its line: a syntax error where it is (its offset
-// counts from base), any other at off.
-func jsonErr(f *source.File, base, off int64, err error) error {
-	var se *json.SyntaxError
-	if errors.As(err, &se) {
-		return source.Errorf(f.PosAt(base+se.Offset), "not valid JSON: %v", se)
-	}
-	if errors.Is(err, io.ErrUnexpectedEOF) {
-		return source.Errorf(f.PosAt(int64(len(f.Data))), "not valid JSON: the file ends in the middle of a value")
-	}
-	return source.Errorf(f.PosAt(off), "%v", err)
 }
 
 // errf is fmt.Errorf, for errors without a position.

@@ -8,6 +8,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/netsim/netsim/cloud"
 	"github.com/netsim/netsim/model/source"
 )
 
@@ -83,7 +84,7 @@ func readDepth(f *source.File, dec *json.Decoder, depth int) (*node, error) {
 	if depth > maxDepth {
 		return nil, source.Errorf(f.PosAt(dec.InputOffset()), "JSON nested deeper than %d levels", maxDepth)
 	}
-	off := skipSpace(f.Data, dec.InputOffset())
+	off := cloud.SkipJSONSpace(f.Data, dec.InputOffset())
 	tok, err := dec.Token()
 	if err != nil {
 		if err == io.EOF && depth == 0 {
@@ -144,18 +145,6 @@ func unexpectedEOF(f *source.File, err error) error {
 		return source.Errorf(f.PosAt(int64(len(f.Data))), "not valid JSON: the file ends in the middle of a value")
 	}
 	return err
-}
-
-func skipSpace(data []byte, off int64) int64 {
-	for off < int64(len(data)) {
-		switch data[off] {
-		case ' ', '\t', '\r', '\n', ',', ':':
-			off++
-		default:
-			return off
-		}
-	}
-	return off
 }
 
 func jsonErr(f *source.File, off int64, err error) error {

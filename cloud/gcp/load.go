@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/netsim/netsim/cloud"
 	"github.com/netsim/netsim/model/source"
 )
 
@@ -208,7 +209,7 @@ func listOf(f *source.File) ([]element, error) {
 			return nil, source.Errorf(f.PosAt(dec.InputOffset()-1), "want the JSON list `gcloud compute ... list --format=json` prints")
 		}
 		for dec.More() {
-			off := skipSpace(f.Data, dec.InputOffset())
+			off := cloud.SkipJSONSpace(f.Data, dec.InputOffset())
 			var el json.RawMessage
 			if err := dec.Decode(&el); err != nil {
 				return nil, jsonErr(f, dec.InputOffset(), err)
@@ -221,27 +222,11 @@ func listOf(f *source.File) ([]element, error) {
 	}
 }
 
-func skipSpace(data []byte, off int64) int64 {
-	for off < int64(len(data)) {
-		switch data[off] {
-		case ' ', '\t', '\r', '\n', ',', ':':
-			off++
-		default:
-			return off
-		}
-	}
-	return off
-}
-
 func jsonErr(f *source.File, off int64, err error) error {
-	var se *json.SyntaxError
-	if errors.As(err, &se) {
-		return source.Errorf(f.PosAt(se.Offset), "not valid JSON: %v", se)
+	if errors.Is(err, io.EOF) {
+		err = io.ErrUnexpectedEOF // a file that ends where a value should start
 	}
-	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
-		return source.Errorf(f.PosAt(int64(len(f.Data))), "not valid JSON: the file ends in the middle of a value")
-	}
-	return source.Errorf(f.PosAt(off), "%v", err)
+	return cloud.JSONError(f, 0, off, err)
 }
 
 // decode decodes one element, with type errors at their line.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 
+	"github.com/netsim/netsim/cloud"
 	"github.com/netsim/netsim/model/source"
 )
 
@@ -22,12 +23,12 @@ func documents(f *source.File) ([]element, error) {
 	var out []element
 	dec := json.NewDecoder(bytes.NewReader(f.Data))
 	for {
-		start := skipSpace(f.Data, dec.InputOffset())
+		start := cloud.SkipJSONSpace(f.Data, dec.InputOffset())
 		var doc json.RawMessage
 		if err := dec.Decode(&doc); err == io.EOF {
 			return out, nil
 		} else if err != nil {
-			return nil, jsonErr(f, 0, dec.InputOffset(), err)
+			return nil, cloud.JSONError(f, 0, dec.InputOffset(), err)
 		}
 		e := element{raw: doc, off: start}
 		if len(doc) == 0 || doc[0] != '{' {
@@ -77,7 +78,7 @@ func valueIn(f *source.File, e element, key string) (element, bool, error) {
 	dec := json.NewDecoder(bytes.NewReader(e.raw))
 	tok, err := dec.Token()
 	if err != nil {
-		return element{}, false, jsonErr(f, e.off, e.off+dec.InputOffset(), err)
+		return element{}, false, cloud.JSONError(f, e.off, e.off+dec.InputOffset(), err)
 	}
 	if d, ok := tok.(json.Delim); !ok || d != '{' {
 		return element{}, false, source.Errorf(f.PosAt(e.off), "want a JSON object holding %q", key)
@@ -85,13 +86,13 @@ func valueIn(f *source.File, e element, key string) (element, bool, error) {
 	for dec.More() {
 		tok, err := dec.Token()
 		if err != nil {
-			return element{}, false, jsonErr(f, e.off, e.off+dec.InputOffset(), err)
+			return element{}, false, cloud.JSONError(f, e.off, e.off+dec.InputOffset(), err)
 		}
 		name, _ := tok.(string)
-		at := e.off + skipSpace(e.raw, dec.InputOffset())
+		at := e.off + cloud.SkipJSONSpace(e.raw, dec.InputOffset())
 		var v json.RawMessage
 		if err := dec.Decode(&v); err != nil {
-			return element{}, false, jsonErr(f, e.off, e.off+dec.InputOffset(), err)
+			return element{}, false, cloud.JSONError(f, e.off, e.off+dec.InputOffset(), err)
 		}
 		if name == key {
 			if string(v) == "null" {
@@ -113,17 +114,17 @@ func arrayIn(f *source.File, e element, key string) ([]element, bool, error) {
 	dec := json.NewDecoder(bytes.NewReader(v.raw))
 	tok, err := dec.Token()
 	if err != nil {
-		return nil, false, jsonErr(f, v.off, v.off+dec.InputOffset(), err)
+		return nil, false, cloud.JSONError(f, v.off, v.off+dec.InputOffset(), err)
 	}
 	if d, ok := tok.(json.Delim); !ok || d != '[' {
 		return nil, false, source.Errorf(f.PosAt(v.off), "%q is not a list", key)
 	}
 	var els []element
 	for dec.More() {
-		off := v.off + skipSpace(v.raw, dec.InputOffset())
+		off := v.off + cloud.SkipJSONSpace(v.raw, dec.InputOffset())
 		var el json.RawMessage
 		if err := dec.Decode(&el); err != nil {
-			return nil, false, jsonErr(f, v.off, v.off+dec.InputOffset(), err)
+			return nil, false, cloud.JSONError(f, v.off, v.off+dec.InputOffset(), err)
 		}
 		els = append(els, element{raw: el, off: off})
 	}
@@ -138,34 +139,7 @@ func decodeAt(f *source.File, e element, v any) error {
 		if errors.As(err, &te) {
 			return source.Errorf(f.PosAt(e.off+te.Offset), "%s: want %s, got %s", te.Field, te.Type, te.Value)
 		}
-		return jsonErr(f, e.off, e.off, err)
+		return cloud.JSONError(f, e.off, e.off, err)
 	}
 	return nil
-}
-
-// skipSpace moves off past whitespace and the commas and colons between JSON values,
-// to the first character of the next value.
-func skipSpace(data []byte, off int64) int64 {
-	for off < int64(len(data)) {
-		switch data[off] {
-		case ' ', '\t', '\r', '\n', ',', ':':
-			off++
-		default:
-			return off
-		}
-	}
-	return off
-}
-
-// jsonErr places a decoding error at its line: a syntax error where it is (its offset
-// counts from base), any other at off.
-func jsonErr(f *source.File, base, off int64, err error) error {
-	var se *json.SyntaxError
-	if errors.As(err, &se) {
-		return source.Errorf(f.PosAt(base+se.Offset), "not valid JSON: %v", se)
-	}
-	if errors.Is(err, io.ErrUnexpectedEOF) {
-		return source.Errorf(f.PosAt(int64(len(f.Data))), "not valid JSON: the file ends in the middle of a value")
-	}
-	return source.Errorf(f.PosAt(off), "%v", err)
 }
