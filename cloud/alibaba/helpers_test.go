@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/netsim/netsim/cloud"
-	"github.com/netsim/netsim/model/source"
+	"github.com/netsim/netsim/cloud/cloudtest"
 	"github.com/netsim/netsim/rules/packet"
 )
 
@@ -67,15 +67,7 @@ func rule(dir, policy, proto, ports, kind, peer string, prio int) string {
 
 func parse(t *testing.T, files map[string]string) *Export {
 	t.Helper()
-	fs := map[string]*source.File{}
-	for n, s := range files {
-		fs[n] = source.NewFile("cloud/alibaba/"+n, []byte(s))
-	}
-	x, err := Parse("cloud/alibaba", fs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return x
+	return cloudtest.Parse(t, "cloud/alibaba", files, Parse)
 }
 
 func nodes() []cloud.Node {
@@ -100,9 +92,7 @@ func provider(t *testing.T, extra map[string]string) *Provider {
 	return New(parse(t, files), nodes(), []netip.Prefix{netip.MustParsePrefix("10.244.0.0/16")})
 }
 
-func tcp(src, dst string, dport uint16) packet.Packet {
-	return packet.Packet{Src: netip.MustParseAddr(src), Dst: netip.MustParseAddr(dst), Proto: packet.TCP, SPort: 40000, DPort: dport}
-}
+func tcp(src, dst string, dport uint16) packet.Packet { return cloudtest.TCP(src, dst, dport) }
 
 func verdicts(ds []cloud.Decision) string {
 	var out []string

@@ -5,33 +5,19 @@ import (
 	"testing"
 
 	"github.com/netsim/netsim/cloud"
-	"github.com/netsim/netsim/model/source"
+	"github.com/netsim/netsim/cloud/cloudtest"
 	"github.com/netsim/netsim/rules/packet"
 )
 
 // parse builds an export from inline files (name -> JSON).
 func parse(t *testing.T, files map[string]string) *Export {
 	t.Helper()
-	fs := map[string]*source.File{}
-	for n, s := range files {
-		fs[n] = source.NewFile("cloud/aws/"+n, []byte(s))
-	}
-	x, err := Parse("cloud/aws", fs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return x
+	return cloudtest.Parse(t, "cloud/aws", files, Parse)
 }
 
-func tcp(src, dst string, dport uint16) packet.Packet {
-	return packet.Packet{Src: netip.MustParseAddr(src), Dst: netip.MustParseAddr(dst), Proto: packet.TCP, SPort: 40000, DPort: dport}
-}
+func tcp(src, dst string, dport uint16) packet.Packet { return cloudtest.TCP(src, dst, dport) }
 
-func udp(src, dst string, dport uint16) packet.Packet {
-	p := tcp(src, dst, dport)
-	p.Proto = packet.UDP
-	return p
-}
+func udp(src, dst string, dport uint16) packet.Packet { return cloudtest.UDP(src, dst, dport) }
 
 func icmp(src, dst string, typ, code uint8) packet.Packet {
 	return packet.Packet{Src: netip.MustParseAddr(src), Dst: netip.MustParseAddr(dst), Proto: packet.ICMP, ICMPType: typ, ICMPCode: code}

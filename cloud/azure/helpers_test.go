@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/netsim/netsim/cloud"
+	"github.com/netsim/netsim/cloud/cloudtest"
 	"github.com/netsim/netsim/model/source"
 	"github.com/netsim/netsim/rules/packet"
 )
@@ -18,9 +19,7 @@ const (
 	nnsgID = sub + "/networkSecurityGroups/nic-nsg"
 )
 
-func tcp(src, dst string, dport uint16) packet.Packet {
-	return packet.Packet{Src: netip.MustParseAddr(src), Dst: netip.MustParseAddr(dst), Proto: packet.TCP, SPort: 40000, DPort: dport}
-}
+func tcp(src, dst string, dport uint16) packet.Packet { return cloudtest.TCP(src, dst, dport) }
 
 func pfx(s ...string) []netip.Prefix {
 	var out []netip.Prefix

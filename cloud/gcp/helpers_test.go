@@ -5,32 +5,18 @@ import (
 	"testing"
 
 	"github.com/netsim/netsim/cloud"
-	"github.com/netsim/netsim/model/source"
+	"github.com/netsim/netsim/cloud/cloudtest"
 	"github.com/netsim/netsim/rules/packet"
 )
 
 func parse(t *testing.T, files map[string]string) *Export {
 	t.Helper()
-	fs := map[string]*source.File{}
-	for n, s := range files {
-		fs[n] = source.NewFile("cloud/gcp/"+n, []byte(s))
-	}
-	x, err := Parse("cloud/gcp", fs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return x
+	return cloudtest.Parse(t, "cloud/gcp", files, Parse)
 }
 
-func tcp(src, dst string, dport uint16) packet.Packet {
-	return packet.Packet{Src: netip.MustParseAddr(src), Dst: netip.MustParseAddr(dst), Proto: packet.TCP, SPort: 40000, DPort: dport}
-}
+func tcp(src, dst string, dport uint16) packet.Packet { return cloudtest.TCP(src, dst, dport) }
 
-func udp(src, dst string, dport uint16) packet.Packet {
-	p := tcp(src, dst, dport)
-	p.Proto = packet.UDP
-	return p
-}
+func udp(src, dst string, dport uint16) packet.Packet { return cloudtest.UDP(src, dst, dport) }
 
 // Two instances in network vpc: a (tag web, SA web@) with alias 10.4.1.0/24, b (tag db,
 // SA db@) with alias 10.4.2.0/24 and an external IP; c in another network.

@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/netsim/netsim/cloud"
-	"github.com/netsim/netsim/model/source"
+	"github.com/netsim/netsim/cloud/cloudtest"
 	"github.com/netsim/netsim/rules/packet"
 )
 
@@ -106,15 +106,7 @@ func fixture() map[string]string {
 // parse builds an export from inline files (name -> JSON).
 func parse(t *testing.T, files map[string]string) *Export {
 	t.Helper()
-	fs := map[string]*source.File{}
-	for n, s := range files {
-		fs[n] = source.NewFile("cloud/tencent/"+n, []byte(s))
-	}
-	x, err := Parse("cloud/tencent", fs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return x
+	return cloudtest.Parse(t, "cloud/tencent", files, Parse)
 }
 
 // provider maps node a (by providerID) and node b (by address) with pod CIDRs
@@ -128,15 +120,9 @@ func provider(t *testing.T, files map[string]string) *Provider {
 	return New(parse(t, files), nodes, []netip.Prefix{netip.MustParsePrefix("172.20.0.0/16")})
 }
 
-func tcp(src, dst string, dport uint16) packet.Packet {
-	return packet.Packet{Src: netip.MustParseAddr(src), Dst: netip.MustParseAddr(dst), Proto: packet.TCP, SPort: 40000, DPort: dport}
-}
+func tcp(src, dst string, dport uint16) packet.Packet { return cloudtest.TCP(src, dst, dport) }
 
-func udp(src, dst string, dport uint16) packet.Packet {
-	p := tcp(src, dst, dport)
-	p.Proto = packet.UDP
-	return p
-}
+func udp(src, dst string, dport uint16) packet.Packet { return cloudtest.UDP(src, dst, dport) }
 
 func proto(src, dst string, n uint8) packet.Packet {
 	return packet.Packet{Src: netip.MustParseAddr(src), Dst: netip.MustParseAddr(dst), Proto: n}
