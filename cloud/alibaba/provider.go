@@ -148,12 +148,7 @@ func (p *Provider) nicOf(node string, a netip.Addr) (*NIC, *cloud.Decision) {
 	if n := p.nodeNIC[node]; n != nil {
 		return n, nil
 	}
-	var pid string
-	for _, n := range p.nodes {
-		if n.Name == node && n.ProviderID != "" {
-			pid = " (providerID " + n.ProviderID + ")"
-		}
-	}
+	pid := cloud.ProviderIDNote(p.nodes, node)
 	return nil, &cloud.Decision{Verdict: cloud.Unknown, Step: "alibaba network interface", Action: "unknown", Code: "cloud-node-unmapped",
 		Message: fmt.Sprintf("node %s%s is no instance or interface of the Alibaba Cloud exports (by providerID or private IP): its security groups and vSwitch are not known", node, pid),
 		Fix:     "export DescribeInstances and DescribeNetworkInterfaces from the region the node runs in"}

@@ -101,12 +101,7 @@ func (p *Provider) nicOf(node string, a netip.Addr) (*NIC, *IPConfig, *cloud.Dec
 	if n := p.nodeNIC[node]; n != nil && n.Primary() != nil {
 		return n, n.Primary(), nil
 	}
-	pid := ""
-	for _, n := range p.nodes {
-		if n.Name == node && n.ProviderID != "" {
-			pid = " (providerID " + n.ProviderID + ")"
-		}
-	}
+	pid := cloud.ProviderIDNote(p.nodes, node)
 	who := "node " + node + pid
 	if node == "" {
 		who = a.String()

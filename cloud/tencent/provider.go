@@ -215,12 +215,7 @@ func (p *Provider) nicOf(node string, a netip.Addr) (*ENI, *cloud.Decision) {
 	if e := p.nodeNIC[node]; e != nil {
 		return e, nil
 	}
-	var pid string
-	for _, n := range p.nodes {
-		if n.Name == node && n.ProviderID != "" {
-			pid = " (providerID " + n.ProviderID + ")"
-		}
-	}
+	pid := cloud.ProviderIDNote(p.nodes, node)
 	return nil, &cloud.Decision{Verdict: cloud.Unknown, Step: "tencent instance", Action: "unknown", Code: "cloud-node-unmapped",
 		Message: fmt.Sprintf("node %s%s is no CVM instance or interface of the Tencent Cloud exports (by providerID or private IP): its security groups and subnet are not known", node, pid),
 		Fix:     "export DescribeInstances and DescribeNetworkInterfaces from the region the node runs in"}
