@@ -5,7 +5,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/netsim/netsim/cloud"
 	"github.com/netsim/netsim/model/source"
+	"github.com/netsim/netsim/rules/packet"
 )
 
 func parseFiles(files map[string]string) (*Export, error) {
@@ -171,6 +173,18 @@ func FuzzParse(f *testing.F) {
 			if err != nil && !strings.HasPrefix(err.Error(), "cloud/azure/"+n) {
 				t.Fatalf("error without the file: %v", err)
 			}
+			if err != nil {
+				continue
+			}
+			// What parsed must also be judged without panicking.
+			p := provider(x)
+			for _, pk := range []packet.Packet{tcp("10.0.0.4", "93.184.216.34", 443), tcp("10.244.1.5", "10.0.0.5", 80)} {
+				l := cloud.Leg{From: "a", Via: pk.Dst, Packet: pk}
+				p.Egress(l)
+				p.Route(l)
+				p.Ingress(cloud.Leg{To: "a", Packet: pk})
+			}
+			p.Inbound(tcp("198.51.100.7", "203.0.113.10", 80))
 		}
 	})
 }

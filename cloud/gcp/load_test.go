@@ -4,7 +4,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/netsim/netsim/cloud"
 	"github.com/netsim/netsim/model/source"
+	"github.com/netsim/netsim/rules/packet"
 )
 
 func TestParsePositions(t *testing.T) {
@@ -80,6 +82,19 @@ func FuzzParse(f *testing.F) {
 			if err == nil && x == nil {
 				t.Fatal("nil export without an error")
 			}
+			if err != nil {
+				continue
+			}
+			// What parsed must also be judged without panicking.
+			p := New(x, nodes(), nil)
+			for _, pk := range []packet.Packet{tcp("10.0.0.2", "93.184.216.34", 443), tcp("10.4.1.5", "10.0.0.3", 80)} {
+				l := cloud.Leg{From: "na", Via: pk.Dst, Packet: pk}
+				p.Egress(l)
+				p.Route(l)
+				p.Ingress(l)
+			}
+			p.Inbound(tcp("198.51.100.7", "203.0.113.50", 443))
+			p.Inbound(tcp("198.51.100.7", "203.0.113.50", 80))
 		}
 	})
 }
