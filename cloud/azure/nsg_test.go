@@ -136,8 +136,14 @@ func TestAzureNoNSG(t *testing.T) {
 	x.NICs[1].NSG = ""
 	p := provider(x)
 	l := cloud.Leg{To: "b", Packet: tcp("198.51.100.7", "10.0.0.5", 80)}
-	if ds := p.Ingress(l); blocked(ds) {
+	ds := p.Ingress(l)
+	if blocked(ds) {
 		t.Errorf("no NSG at all: %+v", ds)
+	}
+	for _, d := range ds {
+		if d.Text == "no network security group" && d.Pos.IsZero() {
+			t.Errorf("a level without an NSG cites neither the subnet nor the NIC: %+v", d)
+		}
 	}
 	mustVerdict(t, p.ingress(l, true, true), cloud.Deny, "NIC b-nic")
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/netsim/netsim/cloud"
+	"github.com/netsim/netsim/model/source"
 	"github.com/netsim/netsim/rules/packet"
 )
 
@@ -183,6 +184,8 @@ func (p *Provider) nsgOfNIC(n *NIC) string {
 type level struct {
 	what string // "subnet snet-nodes", "NIC node1-nic"
 	id   string
+	// pos cites the subnet or NIC, for a level without an NSG.
+	pos source.Pos
 	// gap is set when whether the level has an NSG is not known.
 	gap *cloud.Decision
 }
@@ -196,13 +199,16 @@ func (p *Provider) levels(n *NIC, c *IPConfig, inbound bool) []level {
 		dir = "inbound"
 	}
 	sub := level{what: "subnet " + lastSeg(c.Subnet)}
+	if s := p.subnetOf(c); s != nil {
+		sub.pos = s.Pos
+	}
 	if id, known := p.nsgOfSubnet(c); id != "" {
 		sub.id = id
 	} else if !known {
 		d := p.gap("azure nsg "+dir, FileVNets, "which NSG subnet "+lastSeg(c.Subnet)+" has")
 		sub.gap = &d
 	}
-	nic := level{what: "NIC " + n.Name, id: p.nsgOfNIC(n)}
+	nic := level{what: "NIC " + n.Name, id: p.nsgOfNIC(n), pos: n.Pos}
 	if inbound {
 		return []level{sub, nic}
 	}
@@ -229,7 +235,7 @@ func (p *Provider) nsgCheck(n *NIC, c *IPConfig, inbound bool, pk packet.Packet,
 			return out
 		}
 		if lv.id == "" {
-			out = append(out, cloud.Decision{Step: step, Action: "allow", Object: lv.what, Text: "no network security group", Note: "a level without an NSG lets everything through"})
+			out = append(out, cloud.Decision{Step: step, Action: "allow", Object: lv.what, Pos: lv.pos, Text: "no network security group", Note: "a level without an NSG lets everything through"})
 			continue
 		}
 		any = true
