@@ -987,6 +987,16 @@ func (x *Export) parseLBs(f *source.File) error {
 		if err != nil {
 			return err
 		}
+		// An address type or status read wrong turns into an allow (an internal load
+		// balancer taken as public, an inactive one as active): refuse what is unknown.
+		if t := v.AddressType; t != "internet" && t != "intranet" {
+			return source.Errorf(f.PosAt(e.off), "load balancer %s: AddressType %q is neither internet nor intranet", v.ID, t)
+		}
+		switch v.Status {
+		case "active", "inactive", "locked":
+		default:
+			return source.Errorf(f.PosAt(e.off), "load balancer %s: LoadBalancerStatus %q is none of active, inactive, locked", v.ID, v.Status)
+		}
 		x.LBs = append(x.LBs, &LoadBalancer{ID: v.ID, Name: v.Name, AddressType: v.AddressType, Status: v.Status, VpcID: v.VpcID, Addr: a, Pos: f.PosAt(e.off)})
 	}
 	return nil

@@ -77,6 +77,8 @@ func TestAlibabaParseErrors(t *testing.T) {
 		{DirSnatEntries + "/stb-1.json", `{"SnatTableEntries": {"SnatTableEntry": [{"SnatEntryId": "snat-1", "SnatIp": "47.0.0.1"}]}}`, `SNAT entry snat-1 has neither SourceCIDR nor SourceVSwitchId`},
 		{FileLBs, `{"LoadBalancers": {"LoadBalancer": [{"LoadBalancerId": "lb-1", "Address": "nope"}]}}`, `load balancer lb-1 Address "nope"`},
 		{DirListeners + "/lb-1.json", "{\"Listeners\": [\n{\"ListenerPort\": 0}]}", `lb-1.json:2: listener of lb-1: ListenerPort 0 is not in 1-65535`},
+		{FileLBs, "{\"LoadBalancers\": {\"LoadBalancer\": [\n{\"LoadBalancerId\": \"lb-1\", \"Address\": \"47.0.0.30\", \"LoadBalancerStatus\": \"active\"}]}}", `DescribeLoadBalancers.json:2: load balancer lb-1: AddressType "" is neither internet nor intranet`},
+		{FileLBs, "{\"LoadBalancers\": {\"LoadBalancer\": [\n{\"LoadBalancerId\": \"lb-1\", \"Address\": \"47.0.0.30\", \"AddressType\": \"internet\"}]}}", `DescribeLoadBalancers.json:2: load balancer lb-1: LoadBalancerStatus ""`},
 		{DirListeners + "/lb-1.json", "{\"Listeners\": [\n{\"ListenerPort\": 80, \"ListenerProtocol\": \"sctp\"}]}", `lb-1.json:2: listener 80 of lb-1: ListenerProtocol "sctp"`},
 		{DirListeners + "/lb-1.json", "{\"Listeners\": [\n{\"ListenerPort\": 80, \"ListenerProtocol\": \"tcp\", \"AclStatus\": \"on\", \"AclId\": \"acl-1\"}]}", `lb-1.json:2: listener 80 of lb-1: AclStatus on with AclType ""`},
 		{DirListeners + "/lb-1.json", "{\"Listeners\": [\n{\"ListenerPort\": 80, \"ListenerProtocol\": \"tcp\", \"AclStatus\": \"enabled\"}]}", `AclStatus "enabled" is neither on nor off`},

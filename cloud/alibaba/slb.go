@@ -54,7 +54,7 @@ func listenerCarries(proto string, p uint8) bool {
 func (p *Provider) viaLB(lb *LoadBalancer, pk packet.Packet) []cloud.Entry {
 	obj := "loadbalancer/" + lb.ID
 	hop := cloud.Decision{Step: lbStep, Action: "accept", Object: obj, Pos: lb.Pos, Text: fmt.Sprintf("%s %s %s, status %s", lb.Name, lb.AddressType, lb.Addr, lb.Status)}
-	if lb.Status != "" && lb.Status != "active" {
+	if lb.Status != "active" {
 		hop.Verdict, hop.Action, hop.Code = cloud.Deny, "drop", "alibaba-slb-status"
 		hop.Message = fmt.Sprintf("load balancer %s is %s, not active", lb.ID, lb.Status)
 		hop.Fix = "aliyun slb SetLoadBalancerStatus --LoadBalancerId " + lb.ID + " --LoadBalancerStatus active"
