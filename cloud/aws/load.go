@@ -63,6 +63,8 @@ type Export struct {
 	eniPos   map[string]int
 	eniAt    map[netip.Addr][]int
 	prefixed []int
+	// publicAt is the first ENI (place) mapping each public IP, for Inbound.
+	publicAt map[netip.Addr]int
 }
 
 // Parse reads the exports. files maps names relative to cloud/aws (e.g.
@@ -267,7 +269,13 @@ func (x *Export) indexENIs() {
 		x.eniPos = map[string]int{}
 	}
 	x.eniAt = map[netip.Addr][]int{}
+	x.publicAt = map[netip.Addr]int{}
 	for i, n := range x.ENIs {
+		for _, pub := range n.Public {
+			if _, ok := x.publicAt[pub]; !ok {
+				x.publicAt[pub] = i
+			}
+		}
 		for _, a := range n.IPs {
 			if l := x.eniAt[a]; len(l) == 0 || l[len(l)-1] != i {
 				x.eniAt[a] = append(l, i)

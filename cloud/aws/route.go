@@ -195,6 +195,17 @@ func (x *Export) PrimaryENI(in *Instance) *ENI {
 
 // PublicOwner returns the interface and private address a public IP maps to.
 func (x *Export) PublicOwner(pub netip.Addr) (*ENI, netip.Addr) {
+	if x.publicAt != nil {
+		i, ok := x.publicAt[pub]
+		if !ok {
+			return nil, netip.Addr{}
+		}
+		for priv, p := range x.ENIs[i].Public {
+			if p == pub {
+				return x.ENIs[i], priv
+			}
+		}
+	}
 	for _, n := range x.ENIs {
 		for priv, p := range n.Public {
 			if p == pub {
