@@ -21,7 +21,14 @@ func (p *Provider) Inbound(pk packet.Packet) ([]cloud.Entry, bool) {
 			}
 		}
 	}
-	for _, e := range p.nics {
+	nics := p.nics
+	if p.idx != nil {
+		nics = nil
+		if e := p.idx.public[pk.Dst]; e != nil {
+			nics = []*ENI{e}
+		}
+	}
+	for _, e := range nics {
 		for priv, pub := range e.Public {
 			if pub == pk.Dst {
 				return []cloud.Entry{p.viaPublicIP(e, priv, pk)}, true

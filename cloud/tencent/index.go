@@ -15,10 +15,11 @@ type nicIndex struct {
 	primary map[string]*ENI          // instance ID -> its first primary interface
 	inst    map[string]*Instance     // instance ID -> first instance
 	instAt  map[netip.Addr]*Instance // private address -> first instance holding it
+	public  map[netip.Addr]*ENI      // public address -> first interface mapping it
 }
 
 func newNICIndex() *nicIndex {
-	return &nicIndex{nicAt: map[netip.Addr]*ENI{}, primary: map[string]*ENI{}, inst: map[string]*Instance{}, instAt: map[netip.Addr]*Instance{}}
+	return &nicIndex{nicAt: map[netip.Addr]*ENI{}, primary: map[string]*ENI{}, inst: map[string]*Instance{}, instAt: map[netip.Addr]*Instance{}, public: map[netip.Addr]*ENI{}}
 }
 
 // addNIC indexes an interface appended to p.nics.
@@ -26,6 +27,11 @@ func (ix *nicIndex) addNIC(e *ENI) {
 	for _, a := range e.IPs {
 		if ix.nicAt[a] == nil {
 			ix.nicAt[a] = e
+		}
+	}
+	for _, pub := range e.Public {
+		if ix.public[pub] == nil {
+			ix.public[pub] = e
 		}
 	}
 	if e.Primary && ix.primary[e.InstanceID] == nil {
