@@ -10,13 +10,19 @@ type index struct {
 	nicAt    map[netip.Addr][]int // private address -> places in Export.NICs
 	prefixed []int                // places of the ENIs with delegated prefixes, ascending
 	byInst   map[string][]int     // instance ID -> places of its ENIs
+	public   map[netip.Addr]int   // public IP or EIP -> place of the first ENI mapping it
 	// entries is, per route table, the first entry to each destination (masked).
 	entries map[*RouteTable]map[netip.Prefix]*RouteEntry
 }
 
 func (x *Export) buildIndex() {
-	ix := &index{nicAt: map[netip.Addr][]int{}, byInst: map[string][]int{}}
+	ix := &index{nicAt: map[netip.Addr][]int{}, byInst: map[string][]int{}, public: map[netip.Addr]int{}}
 	for i, n := range x.NICs {
+		for _, pub := range n.Public {
+			if _, ok := ix.public[pub]; !ok {
+				ix.public[pub] = i
+			}
+		}
 		for _, a := range n.IPs {
 			if l := ix.nicAt[a]; len(l) == 0 || l[len(l)-1] != i {
 				ix.nicAt[a] = append(l, i)

@@ -27,7 +27,14 @@ func (p *Provider) Inbound(pk packet.Packet) ([]cloud.Entry, bool) {
 			return p.viaLB(lb, pk), true
 		}
 	}
-	for _, n := range p.X.NICs {
+	nics := p.X.NICs
+	if p.X.idx != nil {
+		nics = nil
+		if i, ok := p.X.idx.public[pk.Dst]; ok {
+			nics = p.X.NICs[i : i+1]
+		}
+	}
+	for _, n := range nics {
 		for priv, pub := range n.Public {
 			if pub == pk.Dst {
 				return []cloud.Entry{p.viaPublic(n, priv, pk)}, true
