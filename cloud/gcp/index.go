@@ -12,11 +12,12 @@ import (
 // what the scan it replaces answered, in the same export order; an Export built without
 // Parse has none and scans.
 type index struct {
-	nics    []*NIC                    // every instance's interfaces, in export order
-	ipAt    map[netip.Addr][]int      // primary internal IP -> places in nics
-	aliasAt map[netip.Prefix][]int    // alias range (masked) -> places in nics
-	byName  map[string][]*Instance    // instance name -> instances, in export order
-	routes  map[netip.Prefix][]*Route // destination (masked) -> routes, in export order
+	nics    []*NIC                     // every instance's interfaces, in export order
+	ipAt    map[netip.Addr][]int       // primary internal IP -> places in nics
+	aliasAt map[netip.Prefix][]int     // alias range (masked) -> places in nics
+	byName  map[string][]*Instance     // instance name -> instances, in export order
+	natAt   map[netip.Addr][]*Instance // external IP (accessConfigs natIP) -> instances, in export order
+	routes  map[netip.Prefix][]*Route  // destination (masked) -> routes, in export order
 	// The firewall rules (places in Export.Firewalls) that target every instance, and
 	// those naming each target tag and target service account.
 	fwAll   []int
@@ -25,9 +26,14 @@ type index struct {
 }
 
 func (x *Export) buildIndex() {
-	ix := &index{ipAt: map[netip.Addr][]int{}, aliasAt: map[netip.Prefix][]int{}, byName: map[string][]*Instance{}}
+	ix := &index{ipAt: map[netip.Addr][]int{}, aliasAt: map[netip.Prefix][]int{}, byName: map[string][]*Instance{}, natAt: map[netip.Addr][]*Instance{}}
 	for _, in := range x.Instances {
 		ix.byName[in.Name] = append(ix.byName[in.Name], in)
+		for _, n := range in.NICs {
+			if n.NatIP.IsValid() && (len(ix.natAt[n.NatIP]) == 0 || ix.natAt[n.NatIP][len(ix.natAt[n.NatIP])-1] != in) {
+				ix.natAt[n.NatIP] = append(ix.natAt[n.NatIP], in)
+			}
+		}
 		for _, n := range in.NICs {
 			i := len(ix.nics)
 			ix.nics = append(ix.nics, n)
@@ -159,4 +165,13 @@ func (x *Export) nicsHolding(a netip.Addr) []*NIC {
 		}
 	}
 	return out
+}
+
+// withExternalIP is the instances that may hold a as an interface's external IP, in
+// export order (Inbound checks each interface itself).
+func (x *Export) withExternalIP(a netip.Addr) []*Instance {
+	if x.idx == nil {
+		return x.Instances
+	}
+	return x.idx.natAt[a]
 }

@@ -380,7 +380,7 @@ func (p *Provider) Inbound(pk packet.Packet) ([]cloud.Entry, bool) {
 	if len(rules) > 0 {
 		return p.viaForwardingRule(rules, pk), true
 	}
-	for _, in := range p.X.Instances {
+	for _, in := range p.X.withExternalIP(pk.Dst) {
 		for _, n := range in.NICs {
 			if !n.NatIP.IsValid() || n.NatIP != pk.Dst {
 				continue
