@@ -73,7 +73,11 @@ func (c cloudFlags) options() (cloudexport.Options, error) {
 		return o, nil
 	}
 	if _, ok := cloudexport.Lookup(c.provider); !ok {
-		return o, fmt.Errorf("--cloud %s: want one of %s", c.provider, strings.Join(cloudexport.Names(), ", "))
+		names := cloudexport.Names()
+		if len(names) == 0 {
+			return o, fmt.Errorf("--cloud %s: this netsim was built without cloud exporters (a netsim_no<provider> build tag); export by hand and use --cloud-export DIR", c.provider)
+		}
+		return o, fmt.Errorf("--cloud %s: want one of %s", c.provider, strings.Join(names, ", "))
 	}
 	reads, known := cloudProviderFlags[c.provider]
 	if !known {
