@@ -24,7 +24,7 @@ func Parse(dir string, files map[string]*source.File) (*Export, error) {
 	}{
 		{FileInstances, x.parseInstances}, {FileENIs, x.parseENIs}, {FileSubnets, x.parseSubnets},
 		{FileRouteTables, x.parseRouteTables}, {FileNATs, x.parseNATs}, {FileLBs, x.parseLBs},
-		{FileTargetHealth, x.parseTargetHealth}, {FileAddrTemplates, x.parseAddrTemplates},
+		{FileTargetHealth, x.parseTargetHealth}, {FileAddrTemplates, x.parseAddrTemplates}, {FileACLs, x.parseACLs},
 	}
 	for _, s := range single {
 		if f := files[s.name]; f != nil {

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/netsim/netsim/cloud"
 	"github.com/netsim/netsim/model/source"
 )
 
@@ -90,8 +91,9 @@ func FuzzTencentParse(f *testing.F) {
 		f.Add(s)
 	}
 	f.Add(`{"Response": {"InstanceSet": null}}`)
+	f.Add(aclsJSON)
 	f.Fuzz(func(t *testing.T, text string) {
-		for _, name := range []string{FileInstances, FileENIs, FileSubnets, FileRouteTables, FileNATs, FileLBs, FileTargetHealth, FileAddrTemplates, FileAddrTmplGroups,
+		for _, name := range []string{FileInstances, FileENIs, FileSubnets, FileRouteTables, FileNATs, FileLBs, FileTargetHealth, FileAddrTemplates, FileAddrTmplGroups, FileACLs,
 			DirPolicies + "/sg-1.json", DirSNAT + "/nat-1.json", DirListeners + "/lb-1.json"} {
 			x, err := Parse("cloud/tencent", map[string]*source.File{name: source.NewFile("cloud/tencent/"+name, []byte(text))})
 			if err != nil {
@@ -100,6 +102,7 @@ func FuzzTencentParse(f *testing.F) {
 			p := New(x, nil, nil)
 			pk := tcp("10.0.1.11", "10.0.1.12", 80)
 			p.Egress(cloudLeg(pk))
+			p.Ingress(cloud.Leg{Packet: tcp("10.0.2.11", "10.0.1.12", 80)})
 			p.Route(cloudLeg(pk))
 			p.Inbound(tcp("198.51.100.7", "203.0.113.10", 80))
 		}

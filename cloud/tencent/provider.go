@@ -228,10 +228,31 @@ func (p *Provider) Egress(l cloud.Leg) []cloud.Decision {
 	if nic == nil {
 		return []cloud.Decision{*gap}
 	}
+	var d cloud.Decision
 	if l.Reply {
-		return []cloud.Decision{p.stateful(nic, false)}
+		d = p.stateful(nic, false)
+	} else {
+		d = p.sgCheck(nic.Groups, p.nicLabel(nic), false, l.Packet, l)
 	}
-	return []cloud.Decision{p.sgCheck(nic.Groups, p.nicLabel(nic), false, l.Packet, l)}
+	out := []cloud.Decision{d}
+	// The subnet's network ACLs judge a packet only as it leaves the subnet.
+	if nic.SubnetID != "" && p.subnetOf(l.To, l.Packet.Dst) != nic.SubnetID {
+		if p.X.Has[FileACLs] == "" {
+			if !l.Reply {
+				out[0].Note = joinNote(out[0].Note, p.aclNote())
+			}
+		} else if !d.Blocks() {
+			out = append(out, p.aclCheck(nic.SubnetID, false, l.Packet, l.Reply)...)
+		}
+	}
+	return out
+}
+
+func joinNote(a, b string) string {
+	if a == "" {
+		return b
+	}
+	return a + "; " + b
 }
 
 // Ingress implements cloud.Provider: the receiving interface's security groups (a
@@ -241,10 +262,32 @@ func (p *Provider) Ingress(l cloud.Leg) []cloud.Decision {
 	if nic == nil {
 		return []cloud.Decision{*gap}
 	}
-	if l.Reply {
-		return []cloud.Decision{p.stateful(nic, true)}
+	var out []cloud.Decision
+	// The subnet's network ACLs judge a packet entering it from another subnet or from
+	// outside the VPC, before the interface's security groups.
+	from := p.subnetOf(l.From, l.Packet.Src)
+	missing := false
+	if nic.SubnetID != "" && from != nic.SubnetID {
+		if p.X.Has[FileACLs] == "" {
+			// Said once per trace: on the sender's egress when a node sends.
+			missing = l.From == "" && !l.Reply
+		} else {
+			out = p.aclCheck(nic.SubnetID, true, l.Packet, l.Reply)
+			if len(out) > 0 && out[len(out)-1].Blocks() {
+				return out
+			}
+		}
 	}
-	return []cloud.Decision{p.sgCheck(nic.Groups, p.nicLabel(nic), true, l.Packet, l)}
+	var d cloud.Decision
+	if l.Reply {
+		d = p.stateful(nic, true)
+	} else {
+		d = p.sgCheck(nic.Groups, p.nicLabel(nic), true, l.Packet, l)
+	}
+	if missing {
+		d.Note = joinNote(d.Note, p.aclNote())
+	}
+	return append(out, d)
 }
 
 func (p *Provider) stateful(nic *ENI, ingress bool) cloud.Decision {

@@ -199,6 +199,8 @@ type Export struct {
 	LBs         []*LoadBalancer
 	Listeners   map[string][]*Listener // LB -> listeners
 	Targets     map[string][]*Target   // LB -> targets
+	// ACLs are the subnet network ACLs (optional: FileACLs).
+	ACLs []*NetworkACL
 	// AddrTemplates maps an address template (ipm-) to its ranges and a template group
 	// (ipmg-) to its templates' ranges.
 	AddrTemplates map[string][]AddrRange
