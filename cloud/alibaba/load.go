@@ -227,6 +227,8 @@ type Export struct {
 	Listeners   map[string][]*Listener // by load balancer
 	Health      map[string][]*Backend  // by load balancer
 	ACLs        map[string][]ACLEntry  // by AclId
+	// NetworkACLs are the VPC's network ACLs (DescribeNetworkAcls.json, optional).
+	NetworkACLs []*NetworkACL
 	// Has names the export files present (name -> bundle path): a check whose file is
 	// missing is unknown, never allowed. Per-object files are keyed DIR/ID.json.
 	Has map[string]string
@@ -246,7 +248,7 @@ func Parse(dir string, files map[string]*source.File) (*Export, error) {
 		name  string
 		parse func(*source.File) error
 	}{{FileInstances, x.parseInstances}, {FileNICs, x.parseNICs}, {FileVSwitches, x.parseVSwitches},
-		{FileRouteTables, x.parseRouteTables}, {FileNATs, x.parseNATs}, {FileLBs, x.parseLBs}} {
+		{FileRouteTables, x.parseRouteTables}, {FileNATs, x.parseNATs}, {FileLBs, x.parseLBs}, {FileNetworkACLs, x.parseNetworkACLs}} {
 		if f := files[s.name]; f != nil {
 			x.Has[s.name] = f.Name
 			if err := s.parse(f); err != nil {

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/netsim/netsim/cloud"
 	"github.com/netsim/netsim/model/source"
 )
 
@@ -101,11 +102,12 @@ func TestAlibabaParseErrors(t *testing.T) {
 func FuzzAlibabaParse(f *testing.F) {
 	for _, s := range []string{instancesJSON, nicsJSON, vswitchesJSON, group("sg-a", "Accept", "", rule("ingress", "accept", "TCP", "1/2", "group", "sg-b", 3)),
 		entries(entry("0.0.0.0/0", "NatGateway", "ngw-1", "Available")), natsJSON, snat(`{"SnatEntryId": "s", "SourceVSwitchId": "vsw-1"}`),
-		listeners(listener(80, "tcp", "running", "")), health(backend("i-a", "10.0.0.2", 80, "normal")), lbs("active", "internet")} {
+		listeners(listener(80, "tcp", "running", "")), health(backend("i-a", "10.0.0.2", 80, "normal")), lbs("active", "internet"),
+		nacl("vsw-1", []string{nentry(false, "drop", "tcp", "30000/32767", "0.0.0.0/0", "custom"), sysIn}, []string{sysOut})} {
 		f.Add(s)
 	}
 	names := []string{FileInstances, FileNICs, FileVSwitches, FileRouteTables, FileNATs, FileLBs, sgFile("sg-a"), DirRouteEntries + "/vtb-sys.json",
-		DirSnatEntries + "/stb-1.json", DirListeners + "/lb-1.json", DirHealth + "/lb-1.json", DirAccessControl + "/acl-1.json", DirPrefixLists + "/pl-1.json"}
+		DirSnatEntries + "/stb-1.json", DirListeners + "/lb-1.json", DirHealth + "/lb-1.json", DirAccessControl + "/acl-1.json", DirPrefixLists + "/pl-1.json", FileNetworkACLs}
 	f.Fuzz(func(t *testing.T, text string) {
 		for _, n := range names {
 			files := map[string]*source.File{n: source.NewFile("cloud/alibaba/"+n, []byte(text))}
@@ -121,6 +123,8 @@ func FuzzAlibabaParse(f *testing.F) {
 			p.Egress(legFrom("na", pk))
 			p.Route(legFrom("na", pk))
 			p.Inbound(tcp("198.51.100.7", "47.0.0.30", 80))
+			p.Ingress(cloud.Leg{To: "na", Packet: tcp("198.51.100.7", "10.0.0.2", 30080)})
+			p.Egress(cloud.Leg{From: "na", Reply: true, Packet: reply(tcp("198.51.100.7", "10.0.0.2", 30080))})
 		}
 	})
 }

@@ -87,7 +87,7 @@ func command(name string) string {
 	}
 	product := "ecs"
 	switch call {
-	case "DescribeVSwitches", "DescribeRouteTableList", "DescribeRouteEntryList", "DescribeNatGateways", "DescribeSnatTableEntries":
+	case "DescribeVSwitches", "DescribeNetworkAcls", "DescribeRouteTableList", "DescribeRouteEntryList", "DescribeNatGateways", "DescribeSnatTableEntries":
 		product = "vpc"
 	case "DescribeLoadBalancers", "DescribeLoadBalancerListeners", "DescribeHealthStatus", "DescribeAccessControlListAttribute":
 		product = "slb"
@@ -162,10 +162,13 @@ func (p *Provider) Egress(l cloud.Leg) []cloud.Decision {
 	if nic == nil {
 		return []cloud.Decision{*gap}
 	}
+	var d cloud.Decision
 	if l.Reply {
-		return []cloud.Decision{p.stateful(nic, false)}
+		d = p.stateful(nic, false)
+	} else {
+		d = p.sgCheck(nic, false, l.Packet, l)
 	}
-	return []cloud.Decision{p.sgCheck(nic, false, l.Packet, l)}
+	return p.withNACL(d, nic, p.vSwitchOf(l.To, l.Packet.Dst), true, l)
 }
 
 // Ingress implements cloud.Provider: the receiving interface's security groups.
@@ -174,10 +177,42 @@ func (p *Provider) Ingress(l cloud.Leg) []cloud.Decision {
 	if nic == nil {
 		return []cloud.Decision{*gap}
 	}
+	var d cloud.Decision
 	if l.Reply {
-		return []cloud.Decision{p.stateful(nic, true)}
+		d = p.stateful(nic, true)
+	} else {
+		d = p.sgCheck(nic, true, l.Packet, l)
 	}
-	return []cloud.Decision{p.sgCheck(nic, true, l.Packet, l)}
+	return p.withNACL(d, nic, p.vSwitchOf(l.From, l.Packet.Src), false, l)
+}
+
+// withNACL adds the network ACL check of nic's vSwitch to its security group decision,
+// when the packet crosses the vSwitch's boundary (other is the vSwitch on the far side,
+// "" outside the VPC): an ACL filters what enters or leaves its vSwitch. The ACL comes
+// first on the way in and last on the way out. Without the export the decision notes,
+// on the sending side (or the receiving side of a packet from outside the cluster's
+// nodes), that ACLs were not judged.
+func (p *Provider) withNACL(d cloud.Decision, nic *NIC, other string, egress bool, l cloud.Leg) []cloud.Decision {
+	if nic.VSwitchID == "" || other == nic.VSwitchID {
+		return []cloud.Decision{d}
+	}
+	if p.X.Has[FileNetworkACLs] == "" {
+		if egress || l.From == "" {
+			if d.Note != "" {
+				d.Note += "; "
+			}
+			d.Note += p.naclNote()
+		}
+		return []cloud.Decision{d}
+	}
+	a, ok := p.naclCheck(nic, egress, l.Packet, l.Reply || l.Packet.Reply)
+	if !ok {
+		return []cloud.Decision{d}
+	}
+	if egress {
+		return []cloud.Decision{d, a}
+	}
+	return []cloud.Decision{a, d}
 }
 
 func (p *Provider) stateful(nic *NIC, ingress bool) cloud.Decision {
