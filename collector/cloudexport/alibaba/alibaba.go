@@ -13,6 +13,7 @@
 //	ecs DescribePrefixListAttributes      (ecs:DescribePrefixListAttributes)
 //	    per prefix list a rule names:      DescribePrefixListAttributes/<PrefixListId>.json
 //	vpc DescribeVSwitches                 (vpc:DescribeVSwitches)            DescribeVSwitches.json
+//	vpc DescribeNetworkAcls               (vpc:DescribeNetworkAcls)          DescribeNetworkAcls.json
 //	vpc DescribeRouteTableList            (vpc:DescribeRouteTableList)       DescribeRouteTableList.json
 //	vpc DescribeRouteEntryList            (vpc:DescribeRouteEntryList)       DescribeRouteEntryList/<RouteTableId>.json
 //	vpc DescribeNatGateways               (vpc:DescribeNatGateways)          DescribeNatGateways.json
@@ -92,6 +93,7 @@ var Permissions = []string{
 	"ecs:DescribeSecurityGroupAttribute",
 	"ecs:DescribePrefixListAttributes",
 	"vpc:DescribeVSwitches",
+	"vpc:DescribeNetworkAcls",
 	"vpc:DescribeRouteTableList",
 	"vpc:DescribeRouteEntryList",
 	"vpc:DescribeNatGateways",
@@ -507,6 +509,9 @@ func (x *exporter) run(ctx context.Context) {
 	}
 
 	x.one(ctx, cloudali.FileVSwitches, x.api("vpc", "DescribeVSwitches", "VSwitches", "VSwitch").pages(byNumber), nil, "DescribeVSwitches")
+	// The network ACLs with their entries and bound vSwitches: PageNumber/PageSize (at
+	// most 50) until TotalCount, as the API documents.
+	x.one(ctx, cloudali.FileNetworkACLs, x.api("vpc", "DescribeNetworkAcls", "NetworkAcls", "NetworkAcl").pages(byNumber), nil, "DescribeNetworkAcls")
 	if items, ok := x.one(ctx, cloudali.FileRouteTables, x.api("vpc", "DescribeRouteTableList", "RouterTableList", "RouterTableListType").pages(byNumber), nil, "DescribeRouteTableList"); ok {
 		ents := x.api("vpc", "DescribeRouteEntryList", "RouteEntrys", "RouteEntry").pages(paging{token: "MaxResult", size: 100})
 		for _, id := range collect(items, "RouteTableId") {

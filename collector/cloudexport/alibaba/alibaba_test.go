@@ -76,6 +76,17 @@ func exchanges() []replay.Exchange {
 		{Name: "vsw-2", Match: replay.All(action("DescribeVSwitches"), replay.Param("PageNumber", "2")),
 			Responses: []replay.Response{ok(`{"RequestId":"r6","TotalCount":3,"PageNumber":2,"PageSize":50,"VSwitches":{"VSwitch":[
 				{"VSwitchId":"vsw-3","VpcId":"vpc-1","CidrBlock":"10.0.3.0/24","RouteTable":{"RouteTableId":"vtb-sys","RouteTableType":"System"}}]}}`)}},
+		// DescribeNetworkAcls pages by number too: one ACL a page here.
+		{Name: "nacl-1", Match: replay.All(action("DescribeNetworkAcls"), replay.Param("PageNumber", "1")),
+			Responses: []replay.Response{ok(`{"RequestId":"r6a","TotalCount":"2","PageNumber":"1","PageSize":"50","NetworkAcls":{"NetworkAcl":[
+				{"NetworkAclId":"nacl-nodes","VpcId":"vpc-1","Status":"Available","Resources":{"Resource":[{"ResourceId":"vsw-1","ResourceType":"VSwitch","Status":"BINDED"}]},
+				"IngressAclEntries":{"IngressAclEntry":[{"NetworkAclEntryId":"nae-1","Policy":"drop","Protocol":"tcp","Port":"30000/32767","SourceCidrIp":"0.0.0.0/0","EntryType":"custom"},
+				{"NetworkAclEntryId":"nae-sys-in","Policy":"accept","Protocol":"all","Port":"-1/-1","SourceCidrIp":"0.0.0.0/0","EntryType":"system"}]},
+				"EgressAclEntries":{"EgressAclEntry":[{"NetworkAclEntryId":"nae-sys-out","Policy":"accept","Protocol":"all","Port":"-1/-1","DestinationCidrIp":"0.0.0.0/0","EntryType":"system"}]}}]}}`)}},
+		{Name: "nacl-2", Match: replay.All(action("DescribeNetworkAcls"), replay.Param("PageNumber", "2")),
+			Responses: []replay.Response{ok(`{"RequestId":"r6b","TotalCount":"2","PageNumber":"2","PageSize":"50","NetworkAcls":{"NetworkAcl":[
+				{"NetworkAclId":"nacl-free","VpcId":"vpc-1","Status":"Available","Resources":{"Resource":[]},
+				"IngressAclEntries":{"IngressAclEntry":[]},"EgressAclEntries":{"EgressAclEntry":[]}}]}}`)}},
 		{Name: "tables", Match: action("DescribeRouteTableList"),
 			Responses: []replay.Response{ok(`{"RequestId":"r7","TotalCount":1,"PageNumber":1,"PageSize":50,"RouterTableList":{"RouterTableListType":[
 				{"RouteTableId":"vtb-custom","VpcId":"vpc-1","RouteTableType":"Custom","VSwitchIds":{"VSwitchId":["vsw-1"]}}]}}`)}},
@@ -149,7 +160,7 @@ func TestExport(t *testing.T) {
 	want := []string{
 		"DescribeAccessControlListAttribute/acl-office.json",
 		"DescribeHealthStatus/lb-1.json", "DescribeInstances.json", "DescribeLoadBalancerListeners/lb-1.json",
-		"DescribeLoadBalancers.json", "DescribeNatGateways.json", "DescribeNetworkInterfaces.json", "DescribePrefixListAttributes/pl-office.json",
+		"DescribeLoadBalancers.json", "DescribeNatGateways.json", "DescribeNetworkAcls.json", "DescribeNetworkInterfaces.json", "DescribePrefixListAttributes/pl-office.json",
 		"DescribeRouteEntryList/vtb-custom.json", "DescribeRouteTableList.json",
 		"DescribeSecurityGroupAttribute/sg-pods.json", "DescribeSnatTableEntries/stb-1.json", "DescribeVSwitches.json",
 	}
@@ -258,6 +269,11 @@ func TestExport(t *testing.T) {
 	}
 	if len(x.Snat["stb-1"]) != 1 || len(x.Listeners["lb-1"]) != 2 || len(x.Health["lb-1"]) != 1 {
 		t.Errorf("parsed SNAT %d, listeners %d, health %d; want 1 each", len(x.Snat["stb-1"]), len(x.Listeners["lb-1"]), len(x.Health["lb-1"]))
+	}
+	if len(x.NetworkACLs) != 2 || len(s.Served("nacl-2")) != 1 {
+		t.Errorf("parsed %d network ACLs (page 2 asked %d times), want 2 from two pages", len(x.NetworkACLs), len(s.Served("nacl-2")))
+	} else if a := x.NetworkACLFor("vsw-1"); a == nil || a.ID != "nacl-nodes" || len(a.Ingress) != 2 || a.Ingress[0].Accept || a.Ingress[1].Type != "system" || len(a.Egress) != 1 {
+		t.Errorf("vsw-1's network ACL parsed as %+v", a)
 	}
 	var custom *cloudali.RouteTable
 	for _, rt := range x.Tables {
