@@ -14,6 +14,7 @@
 //	vpc DescribeAddressTemplateGroups                  (vpc:DescribeAddressTemplateGroups) DescribeAddressTemplateGroups.json
 //	vpc DescribeSubnets                                (vpc:DescribeSubnets)              DescribeSubnets.json
 //	vpc DescribeRouteTables                            (vpc:DescribeRouteTables)          DescribeRouteTables.json
+//	vpc DescribeNetworkAcls                            (vpc:DescribeNetworkAcls)          DescribeNetworkAcls.json
 //	vpc DescribeNatGateways                            (vpc:DescribeNatGateways)          DescribeNatGateways.json
 //	vpc DescribeNatGatewaySourceIpTranslationNatRules, per NAT gateway
 //	                                                   (vpc:DescribeNatGatewaySourceIpTranslationNatRules) DescribeNatGatewaySourceIpTranslationNatRules/<NatGatewayId>.json
@@ -22,7 +23,8 @@
 //	clb DescribeTargetHealth, 20 load balancers a call (clb:DescribeTargetHealth)         DescribeTargetHealth.json
 //
 // The address templates are what security group policies may name instead of a CIDR;
-// cloud/tencent reads them when present. deploy/cloud/tencent-cam-policy.json grants
+// cloud/tencent reads them when present, and the subnets' network ACLs too (each with
+// its entries and associated subnets; DescribeNetworkAcls pages by integer Offset/Limit). deploy/cloud/tencent-cam-policy.json grants
 // exactly these actions (a test keeps the two equal).
 //
 // Paging is Offset/Limit (Limit 100, each API's maximum) until TotalCount; DescribeSubnets,
@@ -93,6 +95,7 @@ var Permissions = []string{
 	"vpc:DescribeAddressTemplateGroups",
 	"vpc:DescribeSubnets",
 	"vpc:DescribeRouteTables",
+	"vpc:DescribeNetworkAcls",
 	"vpc:DescribeNatGateways",
 	"vpc:DescribeNatGatewaySourceIpTranslationNatRules",
 	"clb:DescribeLoadBalancers",
@@ -335,6 +338,7 @@ func (x *exporter) run(ctx context.Context) {
 	x.one(ctx, cloudtc.FileAddrTmplGroups, vpcCall("DescribeAddressTemplateGroups", "AddressTemplateGroupSet", byString), nil, "DescribeAddressTemplateGroups")
 	x.one(ctx, cloudtc.FileSubnets, vpcCall("DescribeSubnets", "SubnetSet", byString), nil, "DescribeSubnets")
 	x.one(ctx, cloudtc.FileRouteTables, vpcCall("DescribeRouteTables", "RouteTableSet", byString), nil, "DescribeRouteTables")
+	x.one(ctx, cloudtc.FileACLs, vpcCall("DescribeNetworkAcls", "NetworkAclSet", byInt), nil, "DescribeNetworkAcls")
 	if items, ok := x.one(ctx, cloudtc.FileNATs, vpcCall("DescribeNatGateways", "NatGatewaySet", byInt), nil, "DescribeNatGateways"); ok {
 		rules := vpcCall("DescribeNatGatewaySourceIpTranslationNatRules", "SourceIpTranslationNatRuleSet", byInt)
 		for _, id := range collect(items, "NatGatewayId") {

@@ -67,6 +67,15 @@ func exchanges() []replay.Exchange {
 			Responses: []replay.Response{resp(`{"TotalCount":1,"RequestId":"r9","RouteTableSet":[{"RouteTableId":"rtb-1","VpcId":"vpc-1","Main":true,
 				"AssociationSet":[{"SubnetId":"subnet-1","RouteTableId":"rtb-1"}],
 				"RouteSet":[{"RouteId":1,"DestinationCidrBlock":"0.0.0.0/0","GatewayType":"NAT","GatewayId":"nat-1","Enabled":true,"RouteType":"USER"}]}]}`)}},
+		// Two pages of network ACLs, by integer Offset/Limit.
+		{Name: "acls-0", Match: replay.All(action("DescribeNetworkAcls"), replay.JSONField("Offset", "0"), replay.JSONField("Limit", "100")),
+			Responses: []replay.Response{resp(`{"TotalCount":2,"RequestId":"r15","NetworkAclSet":[{"NetworkAclId":"acl-1","VpcId":"vpc-1","NetworkAclName":"nodes",
+				"NetworkAclType":"TRIPLE","SubnetSet":[{"SubnetId":"subnet-1","VpcId":"vpc-1","CidrBlock":"10.0.1.0/24"}],
+				"IngressEntries":[{"Protocol":"TCP","Port":"30000-32767","CidrBlock":"0.0.0.0/0","Action":"ACCEPT","Description":"node ports"}],
+				"EgressEntries":[{"Protocol":"ALL","Port":"","CidrBlock":"0.0.0.0/0","Action":"ACCEPT"}]}]}`)}},
+		{Name: "acls-1", Match: replay.All(action("DescribeNetworkAcls"), replay.JSONField("Offset", "1")),
+			Responses: []replay.Response{resp(`{"TotalCount":2,"RequestId":"r16","NetworkAclSet":[{"NetworkAclId":"acl-2","VpcId":"vpc-1","SubnetSet":[],
+				"IngressEntries":[],"EgressEntries":[]}]}`)}},
 		{Name: "nats", Match: action("DescribeNatGateways"),
 			Responses: []replay.Response{resp(`{"TotalCount":1,"RequestId":"r10","NatGatewaySet":[{"NatGatewayId":"nat-1","VpcId":"vpc-1","State":"AVAILABLE",
 				"PublicIpAddressSet":[{"PublicIpAddress":"43.9.9.9","AddressId":"eip-1"}]}]}`)}},
@@ -112,7 +121,7 @@ func TestExport(t *testing.T) {
 	want := []string{
 		"DescribeAddressTemplateGroups.json", "DescribeAddressTemplates.json", "DescribeInstances.json",
 		"DescribeListeners/lb-1.json", "DescribeLoadBalancers.json", "DescribeNatGatewaySourceIpTranslationNatRules/nat-1.json",
-		"DescribeNatGateways.json", "DescribeNetworkInterfaces.json", "DescribeRouteTables.json",
+		"DescribeNatGateways.json", "DescribeNetworkAcls.json", "DescribeNetworkInterfaces.json", "DescribeRouteTables.json",
 		"DescribeSecurityGroupPolicies/sg-extra.json", "DescribeSecurityGroupPolicies/sg-nodes.json",
 		"DescribeSubnets.json", "DescribeTargetHealth.json",
 	}
@@ -149,6 +158,9 @@ func TestExport(t *testing.T) {
 	// The second page asked from where the first ended; strings where the API takes them.
 	if rs := s.Served("instances-1"); len(rs) != 1 || !reflect.DeepEqual(rs[0].JSON("Limit"), float64(100)) {
 		t.Errorf("second page: %+v", rs)
+	}
+	if rs := s.Served("acls-1"); len(rs) != 1 || !reflect.DeepEqual(rs[0].JSON("Limit"), float64(100)) {
+		t.Errorf("second DescribeNetworkAcls page: %+v", rs)
 	}
 	if rs := s.Served("subnets"); len(rs) != 2 || rs[1].JSON("Offset") != "0" {
 		t.Errorf("DescribeSubnets: %+v", rs)
@@ -195,6 +207,9 @@ func TestExport(t *testing.T) {
 	}
 	if _, ok := x.Groups["sg-pods"]; ok {
 		t.Errorf("the refused group sg-pods was parsed from somewhere")
+	}
+	if len(x.ACLs) != 2 || x.ACLs[0].Subnets[0] != "subnet-1" || len(x.ACLs[0].Ingress) != 1 || x.ACLs[0].Ingress[0].Ports[0].From != 30000 || x.ACLs[1].ID != "acl-2" {
+		t.Errorf("parsed ACLs %+v", x.ACLs)
 	}
 	if len(x.Subnets) != 1 || len(x.RouteTables) != 1 || len(x.SNAT["nat-1"]) != 1 || len(x.Listeners["lb-1"]) != 1 || len(x.Targets["lb-1"]) != 1 {
 		t.Errorf("parsed subnets %d, tables %d, SNAT %d, listeners %d, targets %d", len(x.Subnets), len(x.RouteTables),
@@ -260,7 +275,8 @@ func TestTargetHealthBatches(t *testing.T) {
 	s := replay.New(t,
 		empty("DescribeInstances", "InstanceSet"), empty("DescribeNetworkInterfaces", "NetworkInterfaceSet"),
 		empty("DescribeAddressTemplates", "AddressTemplateSet"), empty("DescribeAddressTemplateGroups", "AddressTemplateGroupSet"),
-		empty("DescribeSubnets", "SubnetSet"), empty("DescribeRouteTables", "RouteTableSet"), empty("DescribeNatGateways", "NatGatewaySet"),
+		empty("DescribeSubnets", "SubnetSet"), empty("DescribeRouteTables", "RouteTableSet"), empty("DescribeNetworkAcls", "NetworkAclSet"),
+		empty("DescribeNatGateways", "NatGatewaySet"),
 		empty("DescribeListeners", "Listeners"),
 		replay.Exchange{Name: "lbs", Match: action("DescribeLoadBalancers"),
 			Responses: []replay.Response{resp(`{"TotalCount":21,"RequestId":"r","LoadBalancerSet":[` + strings.Join(lbs, ",") + `]}`)}},
