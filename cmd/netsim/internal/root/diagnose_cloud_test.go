@@ -26,6 +26,7 @@ func TestDiagnoseCloud(t *testing.T) {
 		{"aws", "row24-pod-cidr-overlap", "cloud-cidr-overlap", "routetable/rtb-0main00000000001 route 10.244.0.0/16", false},
 		{"gcp", "row24-pod-cidr-peering", "cloud-cidr-overlap", "route/peering-route-legacy-10-244", false},
 		{"alibaba", "row24-pod-cidr-overlap", "cloud-cidr-overlap", "vswitch/vsw-bp1legacy00000001", false},
+		{"tencent", "row17-network-acl-nodeports", "tencent-network-acl", "networkacl/acl-nodes001 ingress default rule", false},
 		{"tencent", "row24-pod-cidr-overlap-ccn", "cloud-cidr-overlap", "routetable/rtb-main0001 route 10.244.0.0/16", false},
 		{"azure", "row24-pod-cidr-overlaps-peer", "cloud-cidr-overlap", "virtualnetwork/aks-vnet peering to-legacy", false},
 		{"aws", "row24-service-cidr-onprem", "cloud-cidr-overlap", "routetable/rtb-0main00000000001 route 10.96.0.0/12", true},
