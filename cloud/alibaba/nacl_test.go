@@ -63,10 +63,10 @@ func TestNetworkACL(t *testing.T) {
 			leg: cloud.Leg{From: "na", To: "nb", Packet: tcp("10.0.0.2", "10.0.0.3", 8080)}, ingress: true,
 			want: "alibaba security group ingress=allow securitygroup/sg-a ingress rule 1"},
 		{name: "egress across vSwitches judged", files: with(nacl("vsw-1", []string{sysIn}, []string{nentry(true, "drop", "tcp", "1/65535", "10.0.1.0/24", "custom"), sysOut})),
-			leg: cloud.Leg{From: "na", To: "nb", Packet: tcp("10.0.0.2", "10.0.1.10", 8080)},
+			leg:  cloud.Leg{From: "na", To: "nb", Packet: tcp("10.0.0.2", "10.0.1.10", 8080)},
 			deny: "drops the packet: TCP port 8080 to 10.0.1.10"},
 		{name: "stateless: the reply is judged again", files: with(nacl("vsw-2", []string{sysIn}, []string{nentry(true, "drop", "tcp", "1024/65535", "0.0.0.0/0", "custom"), sysOut})),
-			leg: cloud.Leg{From: "nb", To: "na", Reply: true, Packet: reply(tcp("10.0.0.2", "10.0.1.10", 8080))},
+			leg:  cloud.Leg{From: "nb", To: "na", Reply: true, Packet: reply(tcp("10.0.0.2", "10.0.1.10", 8080))},
 			deny: "the reply (network ACLs are stateless"},
 		{name: "no entry matches: unknown", files: with(nacl("vsw-2", []string{nentry(false, "accept", "udp", "53/53", "0.0.0.0/0", "custom")}, nil)),
 			leg: cloud.Leg{From: "na", To: "nb", Packet: tcp("10.0.0.2", "10.0.1.10", 8080)}, ingress: true,
@@ -148,4 +148,44 @@ func reply(pk packet.Packet) packet.Packet {
 	pk.SPort, pk.DPort = pk.DPort, 40000
 	pk.Reply = true
 	return pk
+}
+
+// TestNetworkACLNoteOnce: without the export the note is on the leg leaving the node (or
+// arriving from outside), not on the reply nor on the receiving node's leg.
+func TestNetworkACLNoteOnce(t *testing.T) {
+	p := provider(t, map[string]string{sgFile("sg-a"): openSG, sgFile("sg-b"): group("sg-b", "", ""), sgFile("sg-pod"): podSG})
+	noted := func(ds []cloud.Decision) bool {
+		for _, d := range ds {
+			if strings.Contains(d.Note, "network ACLs not exported") {
+				return true
+			}
+		}
+		return false
+	}
+	pk := tcp("10.0.0.2", "10.0.1.10", 8080)
+	if !noted(p.Egress(cloud.Leg{From: "na", To: "nb", Packet: pk})) {
+		t.Error("egress across vSwitches: no note")
+	}
+	if noted(p.Ingress(cloud.Leg{From: "na", To: "nb", Packet: pk})) {
+		t.Error("ingress from a node: noted twice on the path")
+	}
+	if noted(p.Egress(cloud.Leg{From: "nb", To: "na", Reply: true, Packet: reply(pk)})) {
+		t.Error("reply: noted again")
+	}
+	if !noted(p.Ingress(cloud.Leg{To: "na", Packet: tcp("198.51.100.7", "10.0.0.2", 30080)})) {
+		t.Error("from outside the nodes: no note")
+	}
+}
+
+// TestNetworkACLNoVSwitch: with ACLs exported, an interface whose vSwitch is not known is
+// unknown at the ACL step, never allowed.
+func TestNetworkACLNoVSwitch(t *testing.T) {
+	nics := strings.Replace(nicsJSON, `"VSwitchId": "vsw-1", "PrivateIpAddress": "10.0.0.2"`, `"PrivateIpAddress": "10.0.0.2"`, 1)
+	insts := strings.Replace(instancesJSON, `"VSwitchId": "vsw-1", "PrivateIpAddress": {"IpAddress": ["10.0.0.2"]}`, `"PrivateIpAddress": {"IpAddress": ["10.0.0.2"]}`, 1)
+	p := provider(t, map[string]string{FileNICs: nics, FileInstances: insts, sgFile("sg-a"): openSG, sgFile("sg-b"): group("sg-b", "", ""),
+		FileNetworkACLs: nacl("vsw-1", []string{sysIn}, []string{sysOut})})
+	ds := p.Egress(cloud.Leg{From: "na", Packet: tcp("10.0.0.2", "10.0.1.10", 8080)})
+	if d := last(ds); d.Verdict != cloud.Unknown || d.Step != "alibaba network ACL egress" || !strings.Contains(d.Message, "DescribeNetworkAcls.json") {
+		t.Errorf("got %s", verdicts(ds))
+	}
 }

@@ -193,17 +193,30 @@ func (p *Provider) Ingress(l cloud.Leg) []cloud.Decision {
 // on the sending side (or the receiving side of a packet from outside the cluster's
 // nodes), that ACLs were not judged.
 func (p *Provider) withNACL(d cloud.Decision, nic *NIC, other string, egress bool, l cloud.Leg) []cloud.Decision {
-	if nic.VSwitchID == "" || other == nic.VSwitchID {
+	if other == nic.VSwitchID && other != "" {
 		return []cloud.Decision{d}
 	}
 	if p.X.Has[FileNetworkACLs] == "" {
-		if egress || l.From == "" {
+		// Said once a path: on the leg the packet first enters the VPC's judgement
+		// (leaving a node, or arriving from outside the nodes), not on its reply.
+		if nic.VSwitchID != "" && !l.Reply && !l.Packet.Reply && (egress || l.From == "") {
 			if d.Note != "" {
 				d.Note += "; "
 			}
 			d.Note += p.naclNote()
 		}
 		return []cloud.Decision{d}
+	}
+	if nic.VSwitchID == "" && len(p.X.NetworkACLs) > 0 {
+		// An ACL may be bound to the interface's vSwitch, which the export does not say.
+		dir := "ingress"
+		if egress {
+			dir = "egress"
+		}
+		return append([]cloud.Decision{d}, cloud.Decision{Verdict: cloud.Unknown, Step: "alibaba network ACL " + dir, Action: "unknown", Code: "cloud-missing-data",
+			Object: "networkinterface/" + nic.ID, Pos: nic.Pos,
+			Message: fmt.Sprintf("%s has no VSwitchId in the exports: whether a network ACL of %s filters it is not known", p.nicLabel(nic), p.X.file(FileNetworkACLs)),
+			Fix:     "export DescribeInstances and DescribeNetworkInterfaces with their VSwitchId"})
 	}
 	a, ok := p.naclCheck(nic, egress, l.Packet, l.Reply || l.Packet.Reply)
 	if !ok {
