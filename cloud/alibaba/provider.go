@@ -191,7 +191,10 @@ func (p *Provider) Ingress(l cloud.Leg) []cloud.Decision {
 // "" outside the VPC): an ACL filters what enters or leaves its vSwitch. The ACL comes
 // first on the way in and last on the way out. Without the export the decision notes,
 // on the sending side (or the receiving side of a packet from outside the cluster's
-// nodes), that ACLs were not judged.
+// nodes), that ACLs were not judged. The VPC docs ("Network ACLs") say an ACL applies to
+// the ENIs of its vSwitch, not whether traffic that never leaves the vSwitch is
+// filtered: netsim judges only where a packet crosses the boundary (docs/cloud-alibaba.md,
+// "What is not known").
 func (p *Provider) withNACL(d cloud.Decision, nic *NIC, other string, egress bool, l cloud.Leg) []cloud.Decision {
 	if other == nic.VSwitchID && other != "" {
 		return []cloud.Decision{d}
