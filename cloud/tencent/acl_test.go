@@ -196,3 +196,33 @@ func TestTencentACLParseErrors(t *testing.T) {
 		}
 	}
 }
+
+// Through a CLB the target's subnet ACL judges the client's address (CLB passes it on):
+// the node port passes acl-n's entry 2, the VPC-CNI pod's port 8080 meets the default rule.
+func TestTencentACLThroughCLB(t *testing.T) {
+	p := provider(t, aclFixture())
+	es, _ := p.Inbound(tcp("198.51.100.7", "203.0.113.10", 80))
+	if len(es) != 1 || entryVerdict(es[0]) != cloud.Allow {
+		t.Fatalf("listener 80: %+v", es)
+	}
+	found := false
+	for _, d := range es[0].Decisions {
+		found = found || d.Object == "networkacl/acl-n ingress entry 2" && d.Action == "allow"
+	}
+	if !found {
+		t.Errorf("no acl-n entry 2 decision: %+v", es[0].Decisions)
+	}
+	es, _ = p.Inbound(tcp("198.51.100.7", "203.0.113.10", 8000))
+	var pod *cloud.Entry
+	for i := range es {
+		if es[i].Packet.Dst.String() == "10.0.1.50" {
+			pod = &es[i]
+		}
+	}
+	if pod == nil {
+		t.Fatalf("no path to the pod ENI: %+v", es)
+	}
+	if d := last(t, pod.Decisions); d.Verdict != cloud.Deny || d.Object != "networkacl/acl-n ingress default rule" {
+		t.Errorf("pod ENI target: %+v", d)
+	}
+}
