@@ -46,11 +46,16 @@ const (
 	cloudClient = "198.51.100.7"
 	// cloudClient2 is a second outside client, in TEST-NET-1.
 	cloudClient2 = "192.0.2.9"
+	// cloudClient6 and cloudClient6b are the outside clients of IPv6 addresses (RFC 3849).
+	cloudClient6  = "2001:db8:100::7"
+	cloudClient6b = "2001:db8:200::9"
 	// internetProbe is the public address pods are checked against (row 21): the
 	// address the cloud test bundles use for "the internet".
 	internetProbe = "93.184.216.34"
-	probeSPort    = 40000
-	kubeletPort   = 10250
+	// internetProbe6 is the same for a node whose first address is IPv6 (example.com's).
+	internetProbe6 = "2606:2800:21f:cb07:6820:80da:af6b:8b2c"
+	probeSPort     = 40000
+	kubeletPort    = 10250
 )
 
 // classLabels are the node labels that follow a node's cloud identity when the provider
@@ -91,8 +96,11 @@ type cloudRun struct {
 	outEps []endpointRef
 	// masq: some NodePort or LoadBalancer Service with externalTrafficPolicy Cluster makes
 	// kube-proxy masquerade outside traffic to the node's address before forwarding it.
-	masq    bool
-	routers map[string]*nodeRoutes
+	masq bool
+	// unprobed are the pairs of nodes whose pod traffic could not be probed (no pod and
+	// node addresses of one family on both), said in one note.
+	unprobed []string
+	routers  map[string]*nodeRoutes
 	// sim walks a pod's packet through its node's own rules, for the source it has when
 	// it reaches the cloud (egressSource); opened on first use.
 	sim      *simulate.Simulator
@@ -308,18 +316,40 @@ func nodeAddr(n *model.Node) netip.Addr {
 	return netip.Addr{}
 }
 
+// nodeAddrLike is a node's first InternalIP of like's address family (else its first
+// address of that family): a probe's source and destination are of one family.
+func nodeAddrLike(n *model.Node, like netip.Addr) netip.Addr {
+	for _, as := range [][]netip.Addr{n.InternalIPs(), n.Addrs} {
+		for _, a := range as {
+			if a.Is4() == like.Is4() {
+				return a
+			}
+		}
+	}
+	return netip.Addr{}
+}
+
+// families are the address families probed, IPv4 first: one address of each.
+var families = []netip.Addr{netip.IPv4Unspecified(), netip.IPv6Unspecified()}
+
 // podOn is the address of a pod on the node (a running one's, else one in its pod CIDR)
-// and what it is, for the messages.
-func (cr *cloudRun) podOn(n *model.Node) (netip.Addr, string) {
+// of like's address family, and what it is, for the messages.
+func (cr *cloudRun) podOn(n *model.Node, like netip.Addr) (netip.Addr, string) {
 	for _, p := range cr.r.c.PodsOnNode(n.Name) {
-		if p.HostNetwork() || len(p.IPs) == 0 {
+		if p.HostNetwork() {
 			continue
 		}
-		return p.IPs[0], "pod " + p.Key()
+		for _, a := range p.IPs {
+			if a.Is4() == like.Is4() {
+				return a, "pod " + p.Key()
+			}
+		}
 	}
-	if len(n.PodCIDRs) > 0 {
-		// The second address: the first is often the node's bridge (cni0, cbr0).
-		return n.PodCIDRs[0].Addr().Next().Next(), "an address of node " + n.Name + "'s pod CIDR " + n.PodCIDRs[0].String()
+	for _, pc := range n.PodCIDRs {
+		if pc.Addr().Is4() == like.Is4() {
+			// The second address: the first is often the node's bridge (cni0, cbr0).
+			return pc.Addr().Next().Next(), "an address of node " + n.Name + "'s pod CIDR " + pc.String()
+		}
 	}
 	return netip.Addr{}, ""
 }
@@ -381,7 +411,7 @@ func (cr *cloudRun) encapFor(a, b *model.Node, dst netip.Addr) encap {
 	if l == nil {
 		return e
 	}
-	src, peer := nodeAddr(a), nodeAddr(b)
+	src, peer := nodeAddr(a), nodeAddrLike(b, nodeAddr(a))
 	switch {
 	case l.Kind == "vxlan" || l.VXLAN != nil:
 		port := 8472 // the kernel's default dstport (flannel's); Calico and Cilium set 4789 / 8472
@@ -411,6 +441,10 @@ func (cr *cloudRun) encapFor(a, b *model.Node, dst netip.Addr) encap {
 		cr.note(fmt.Sprintf("cloud: node %s sends pod traffic through the %s tunnel %s, whose outer packet netsim does not model: the cloud's view of it was not checked", a.Name, l.Kind, l.Name))
 		e.kind = "unsupported"
 	}
+	if e.kind != "" && e.kind != "unsupported" && (!e.outer.Src.IsValid() || !e.outer.Dst.IsValid()) {
+		cr.note(fmt.Sprintf("cloud: node %s sends pod traffic to node %s through %s, but they have no addresses of one family for its outer packet: the cloud's view of it was not checked", a.Name, b.Name, e.label))
+		e.kind = "unsupported"
+	}
 	return e
 }
 
@@ -437,6 +471,9 @@ func (cr *cloudRun) nodeToNode() {
 			cr.podTraffic(a, b)
 		}
 	}
+	if len(cr.unprobed) > 0 {
+		cr.note(fmt.Sprintf("cloud: pod traffic between %d pair(s) of nodes was not checked, since they have no pod address and node address of one address family in common: %s", len(cr.unprobed), listSome(cr.unprobed, 10)))
+	}
 	// Host-network endpoints (the API server on the control plane, node agents): from one
 	// node of every class to each.
 	for _, ep := range cr.hostEps {
@@ -448,7 +485,12 @@ func (cr *cloudRun) nodeToNode() {
 				}
 				a = A.nodes[1]
 			}
-			p := packet.Packet{Src: nodeAddr(a), Dst: ep.addr, Proto: ep.proto, SPort: probeSPort, DPort: ep.port, CtState: packet.CtNew}
+			src := nodeAddrLike(a, ep.addr)
+			if !src.IsValid() {
+				cr.note(fmt.Sprintf("cloud: node %s has no address of %s's family: its traffic to the host-network endpoint of service/%s was not checked", a.Name, ep.addr, ep.svc))
+				continue
+			}
+			p := packet.Packet{Src: src, Dst: ep.addr, Proto: ep.proto, SPort: probeSPort, DPort: ep.port, CtState: packet.CtNew}
 			cr.cross(a, ep.node, p, ep.addr, fmt.Sprintf("node %s to node %s, the host-network endpoint of service/%s, %s", a.Name, ep.node.Name, ep.svc, protoNum{ep.proto, ep.port}))
 		}
 	}
@@ -475,39 +517,52 @@ func (cr *cloudRun) nodeToNode() {
 			}
 			b = B.nodes[1]
 		}
-		p := packet.Packet{Src: nodeAddr(cp), Dst: nodeAddr(b), Proto: packet.TCP, SPort: probeSPort, DPort: kubeletPort, CtState: packet.CtNew}
+		src, dst := nodeAddr(cp), nodeAddrLike(b, nodeAddr(cp))
+		if !src.IsValid() || !dst.IsValid() {
+			cr.note(fmt.Sprintf("cloud: control-plane node %s and node %s have no addresses of one family: kubelet's port %d there was not checked", cp.Name, b.Name, kubeletPort))
+			continue
+		}
+		p := packet.Packet{Src: src, Dst: dst, Proto: packet.TCP, SPort: probeSPort, DPort: kubeletPort, CtState: packet.CtNew}
 		cr.cross(cp, b, p, p.Dst, fmt.Sprintf("control-plane node %s to the kubelet of node %s, TCP %d", cp.Name, b.Name, kubeletPort))
 	}
 }
 
-// podTraffic probes a's pods (and a itself, where kube-proxy masquerades) to b's pods.
+// podTraffic probes a's pods (and a itself, where kube-proxy masquerades) to b's pods, in
+// every address family both nodes have pods and addresses in.
 func (cr *cloudRun) podTraffic(a, b *model.Node) {
 	if len(cr.podPorts) == 0 {
 		return
 	}
-	src, srcWhat := cr.podOn(a)
-	dst, dstWhat := cr.podOn(b)
-	if !src.IsValid() || !dst.IsValid() || !nodeAddr(a).IsValid() || !nodeAddr(b).IsValid() {
-		cr.note(fmt.Sprintf("cloud: pod traffic from node %s to node %s was not checked: one has no address or no pod address", a.Name, b.Name))
-		return
-	}
-	e := cr.encapFor(a, b, dst)
-	switch e.kind {
-	case "unsupported":
-		return
-	case "":
-	default:
-		// The cloud sees only the outer packet: one probe for every pod port.
-		cr.cross(a, b, e.outer, e.outer.Dst, fmt.Sprintf("node %s to node %s, the overlay's %s carrying pod traffic", a.Name, b.Name, e.label))
-		return
-	}
-	for _, pn := range cr.podPorts {
-		p := packet.Packet{Src: src, Dst: dst, Proto: pn.proto, SPort: probeSPort, DPort: pn.port, CtState: packet.CtNew}
-		cr.cross(a, b, p, e.via, fmt.Sprintf("%s on node %s to %s on node %s, %s (a port Services target)", srcWhat, a.Name, dstWhat, b.Name, pn))
-		if cr.masq {
-			p.Src = nodeAddr(a)
-			cr.cross(a, b, p, e.via, fmt.Sprintf("node %s to %s on node %s, %s (NodePort traffic kube-proxy masquerades to the node's address)", a.Name, dstWhat, b.Name, pn))
+	probed := false
+	for _, fam := range families {
+		src, srcWhat := cr.podOn(a, fam)
+		dst, dstWhat := cr.podOn(b, fam)
+		na, nb := nodeAddrLike(a, fam), nodeAddrLike(b, fam)
+		if !src.IsValid() || !dst.IsValid() || !na.IsValid() || !nb.IsValid() {
+			continue
 		}
+		probed = true
+		e := cr.encapFor(a, b, dst)
+		switch e.kind {
+		case "unsupported":
+			return
+		case "":
+		default:
+			// The cloud sees only the outer packet: one probe for every pod port and family.
+			cr.cross(a, b, e.outer, e.outer.Dst, fmt.Sprintf("node %s to node %s, the overlay's %s carrying pod traffic", a.Name, b.Name, e.label))
+			return
+		}
+		for _, pn := range cr.podPorts {
+			p := packet.Packet{Src: src, Dst: dst, Proto: pn.proto, SPort: probeSPort, DPort: pn.port, CtState: packet.CtNew}
+			cr.cross(a, b, p, e.via, fmt.Sprintf("%s on node %s to %s on node %s, %s (a port Services target)", srcWhat, a.Name, dstWhat, b.Name, pn))
+			if cr.masq {
+				p.Src = na
+				cr.cross(a, b, p, e.via, fmt.Sprintf("node %s to %s on node %s, %s (NodePort traffic kube-proxy masquerades to the node's address)", a.Name, dstWhat, b.Name, pn))
+			}
+		}
+	}
+	if !probed {
+		cr.unprobed = append(cr.unprobed, a.Name+" -> "+b.Name)
 	}
 }
 
@@ -601,30 +656,36 @@ func flowText(p packet.Packet) string {
 	return fmt.Sprintf("%s %s -> %s", packet.ProtoName(p.Proto), p.Src, p.Dst)
 }
 
-// clients are the outside addresses a Service admits: one in each of its
-// loadBalancerSourceRanges (up to eight), else two documentation clients of unrelated
-// ranges (TEST-NET-2 and TEST-NET-1, RFC 5737), since a Service without source ranges
-// admits every address and a cloud rule that admits only some is caught by one of them.
-func clients(svc *model.Service) []netip.Addr {
+// clients are the outside addresses of like's family a Service admits: one in each of its
+// loadBalancerSourceRanges of that family (up to eight), else two documentation clients
+// of unrelated ranges (TEST-NET-2 and TEST-NET-1, RFC 5737; 2001:db8::/32, RFC 3849),
+// since a Service without source ranges admits every address and a cloud rule that admits
+// only some is caught by one of them. None when the source ranges admit no address of
+// that family.
+func clients(svc *model.Service, like netip.Addr) []netip.Addr {
+	anyClient := []netip.Addr{netip.MustParseAddr(cloudClient), netip.MustParseAddr(cloudClient2)}
+	if !like.Is4() {
+		anyClient = []netip.Addr{netip.MustParseAddr(cloudClient6), netip.MustParseAddr(cloudClient6b)}
+	}
 	var out []netip.Addr
 	for _, s := range svc.Spec.LoadBalancerSourceRanges {
 		p, err := netip.ParsePrefix(strings.TrimSpace(s))
-		if err != nil || !p.Addr().Is4() {
+		if err != nil || p.Addr().Is4() != like.Is4() {
 			continue
 		}
 		if p.Bits() == 0 {
-			return []netip.Addr{netip.MustParseAddr(cloudClient), netip.MustParseAddr(cloudClient2)}
+			return anyClient
 		}
 		a := p.Masked().Addr()
-		if p.Bits() < 32 {
+		if p.Bits() < a.BitLen() {
 			a = a.Next()
 		}
 		if out = append(out, a); len(out) == 8 {
 			break
 		}
 	}
-	if len(out) == 0 {
-		out = []netip.Addr{netip.MustParseAddr(cloudClient), netip.MustParseAddr(cloudClient2)}
+	if len(out) == 0 && len(svc.Spec.LoadBalancerSourceRanges) == 0 {
+		return anyClient
 	}
 	return out
 }
@@ -649,35 +710,54 @@ func (cr *cloudRun) outsideToLB() {
 			cr.note(fmt.Sprintf("cloud: service/%s has no load-balancer address in its status: how it is entered was not checked", svc.Key()))
 			continue
 		}
-		for _, from := range clients(svc) {
-			for _, ip := range ips {
+		if len(svc.Spec.Ports) == 0 {
+			cr.note(fmt.Sprintf("cloud: service/%s has no ports: how its load balancer is entered was not checked", svc.Key()))
+			continue
+		}
+		// The clients of every address's family, in the order client, address, port.
+		byIP := make([][]netip.Addr, len(ips))
+		most := 0
+		for i, ip := range ips {
+			if byIP[i] = clients(svc, ip); len(byIP[i]) == 0 {
+				cr.note(fmt.Sprintf("cloud: service/%s's loadBalancerSourceRanges admit no address of %s's family: that address was not checked", svc.Key(), ip))
+			}
+			most = max(most, len(byIP[i]))
+		}
+		for c := 0; c < most; c++ {
+			for i, ip := range ips {
+				if c >= len(byIP[i]) {
+					continue
+				}
+				from := byIP[i][c]
 				for _, sp := range svc.Spec.Ports {
-					p := packet.Packet{Src: from, Dst: ip, Proto: protoOf(sp.Protocol), SPort: probeSPort, DPort: uint16(sp.Port), CtState: packet.CtNew}
-					what := fmt.Sprintf("client %s to service/%s's load balancer %s:%d (%s)", from, svc.Key(), ip, sp.Port, strings.ToUpper(string(sp.Protocol)))
-					entries, ok := cr.p.Inbound(p)
-					if !ok {
-						cr.record("outside-to-lb", what, "", cloud.Decision{Verdict: cloud.Unknown, Code: "cloud-lb-unknown", Object: "service/" + svc.Key(), Pos: svc.Pos,
-							Message: fmt.Sprintf("the %s exports do not know the address %s, so whether the load balancer is entered is not known", cr.p.Name(), ip),
-							Fix:     "add the load balancer exports of the cloud/" + cr.p.Name() + " folder, from the account and region that serve it"}, nil)
-						continue
-					}
-					for _, e := range entries {
-						w := what
-						if e.Branch != "" {
-							w += ", " + e.Branch
-						}
-						for _, d := range e.Decisions {
-							if d.Blocks() || d.Warning {
-								cr.record("outside-to-lb", w, e.Node, d, []Evidence{svcEv})
-							}
-							if d.Blocks() {
-								break
-							}
-						}
-					}
+					cr.enterLB(svc, svcEv, from, ip, sp)
 				}
 			}
 		}
+	}
+}
+
+// enterLB judges one client entering one load-balancer address and port.
+func (cr *cloudRun) enterLB(svc *model.Service, svcEv Evidence, from, ip netip.Addr, sp corev1.ServicePort) {
+	p := packet.Packet{Src: from, Dst: ip, Proto: protoOf(sp.Protocol), SPort: probeSPort, DPort: uint16(sp.Port), CtState: packet.CtNew}
+	what := fmt.Sprintf("client %s to service/%s's load balancer %s (%s)", from, svc.Key(), netip.AddrPortFrom(ip, uint16(sp.Port)), strings.ToUpper(packet.ProtoName(p.Proto)))
+	entries, ok := cr.p.Inbound(p)
+	if !ok || len(entries) == 0 {
+		msg := fmt.Sprintf("the %s exports do not know the address %s, so whether the load balancer is entered is not known", cr.p.Name(), ip)
+		if ok {
+			msg = fmt.Sprintf("the %s exports know the address %s but give no way in for %s, so whether the load balancer is entered is not known", cr.p.Name(), ip, flowText(p))
+		}
+		cr.record("outside-to-lb", what, "", cloud.Decision{Verdict: cloud.Unknown, Code: "cloud-lb-unknown", Object: "service/" + svc.Key(), Pos: svc.Pos,
+			Message: msg,
+			Fix:     "add the load balancer exports of the cloud/" + cr.p.Name() + " folder, from the account and region that serve it"}, nil)
+		return
+	}
+	for _, e := range entries {
+		w := what
+		if e.Branch != "" {
+			w += ", " + e.Branch
+		}
+		cr.judgeWith("outside-to-lb", w, e.Node, e.Decisions, svcEv)
 	}
 }
 
@@ -691,6 +771,16 @@ func (cr *cloudRun) outsideToNodePort() {
 		if svc.Spec.Type != corev1.ServiceTypeNodePort {
 			continue
 		}
+		var ports []corev1.ServicePort
+		for _, sp := range svc.Spec.Ports {
+			if sp.NodePort != 0 {
+				ports = append(ports, sp)
+			}
+		}
+		if len(ports) == 0 {
+			cr.note(fmt.Sprintf("cloud: service/%s is of type NodePort but lists no node port: how it is entered from outside was not checked", svc.Key()))
+			continue
+		}
 		local := svc.Spec.ExternalTrafficPolicy == corev1.ServiceExternalTrafficPolicyLocal
 		serving := map[string]bool{}
 		if local {
@@ -700,8 +790,11 @@ func (cr *cloudRun) outsideToNodePort() {
 					serving[ep.NodeName] = true
 				}
 			}
+			if len(serving) == 0 {
+				cr.note(fmt.Sprintf("cloud: service/%s has externalTrafficPolicy Local and no ready endpoint on a node: no node answers its node port, so the cloud's side was not checked", svc.Key()))
+				continue
+			}
 		}
-		from := clients(svc)[0]
 		for _, cl := range cr.classes {
 			var n *model.Node
 			for _, m := range cl.nodes {
@@ -710,15 +803,18 @@ func (cr *cloudRun) outsideToNodePort() {
 					break
 				}
 			}
-			if n == nil || !nodeAddr(n).IsValid() {
+			if n == nil {
+				continue // no node of the class answers the port (Local): nothing to enter
+			}
+			dst := nodeAddr(n)
+			from := clients(svc, dst)
+			if !dst.IsValid() || len(from) == 0 {
+				cr.note(fmt.Sprintf("cloud: node %s has no address an outside client of service/%s can use: its node port was not checked", n.Name, svc.Key()))
 				continue
 			}
-			for _, sp := range svc.Spec.Ports {
-				if sp.NodePort == 0 {
-					continue
-				}
-				p := packet.Packet{Src: from, Dst: nodeAddr(n), Proto: protoOf(sp.Protocol), SPort: probeSPort, DPort: uint16(sp.NodePort), CtState: packet.CtNew}
-				what := fmt.Sprintf("client %s to node %s's node port %d of service/%s (%s)", from, n.Name, sp.NodePort, svc.Key(), strings.ToUpper(string(sp.Protocol)))
+			for _, sp := range ports {
+				p := packet.Packet{Src: from[0], Dst: dst, Proto: protoOf(sp.Protocol), SPort: probeSPort, DPort: uint16(sp.NodePort), CtState: packet.CtNew}
+				what := fmt.Sprintf("client %s to node %s's node port %d of service/%s (%s)", from[0], n.Name, sp.NodePort, svc.Key(), strings.ToUpper(packet.ProtoName(p.Proto)))
 				cr.judgeWith("outside-to-nodeport", what, n.Name, cr.p.Ingress(cloud.Leg{To: n.Name, Via: p.Dst, Packet: p}), object("service", svc.Key(), svc.Pos))
 			}
 		}
@@ -747,6 +843,7 @@ func (cr *cloudRun) toEndpoints() {
 			n := cl.nodes[0]
 			eg := cr.egressSource(n, ep.addr, ep.proto, ep.port)
 			if !eg.src.IsValid() {
+				cr.note(fmt.Sprintf("cloud: node %s has no address of %s's family: its pods' traffic to that endpoint of service/%s was not checked", n.Name, ep.addr, ep.svc))
 				continue
 			}
 			p := packet.Packet{Src: eg.src, Dst: ep.addr, Proto: ep.proto, SPort: probeSPort, DPort: ep.port, CtState: packet.CtNew}
@@ -768,11 +865,15 @@ func (cr *cloudRun) toEndpoints() {
 // toInternet judges the pods of one node of every class reaching a public address on 443
 // (row 21), with the source the node's own rules give them (egressSource).
 func (cr *cloudRun) toInternet() {
-	dst := netip.MustParseAddr(internetProbe)
 	for _, cl := range cr.classes {
 		n := cl.nodes[0]
+		dst := netip.MustParseAddr(internetProbe)
+		if a := nodeAddr(n); a.IsValid() && !a.Is4() {
+			dst = netip.MustParseAddr(internetProbe6)
+		}
 		eg := cr.egressSource(n, dst, packet.TCP, 443)
 		if !eg.src.IsValid() {
+			cr.note(fmt.Sprintf("cloud: node %s has no address: its pods' traffic to the internet was not checked", n.Name))
 			continue
 		}
 		p := packet.Packet{Src: eg.src, Dst: dst, Proto: packet.TCP, SPort: probeSPort, DPort: 443, CtState: packet.CtNew}
@@ -810,12 +911,24 @@ func (cr *cloudRun) egressSource(n *model.Node, dst netip.Addr, proto uint8, por
 	if e, ok := cr.sources[key]; ok {
 		return e
 	}
-	e := egress{src: nodeAddr(n), how: fmt.Sprintf("sent as the node's address %s (CNIs masquerade traffic leaving the cluster; no walk of the node's rules showed otherwise)", nodeAddr(n))}
+	na := nodeAddrLike(n, dst)
+	e := egress{src: na, how: fmt.Sprintf("sent as the node's address %s (CNIs masquerade traffic leaving the cluster; no walk of the node's rules showed otherwise)", na)}
 	defer func() { cr.sources[key] = e }()
-	var pod *model.Pod
+	var (
+		pod   *model.Pod
+		podIP netip.Addr
+	)
 	for _, p := range cr.r.c.PodsOnNode(n.Name) {
-		if !p.HostNetwork() && len(p.IPs) > 0 {
-			pod = p
+		if p.HostNetwork() {
+			continue
+		}
+		for _, a := range p.IPs {
+			if a.Is4() == dst.Is4() {
+				pod, podIP = p, a
+				break
+			}
+		}
+		if pod != nil {
 			break
 		}
 	}
@@ -836,6 +949,7 @@ func (cr *cloudRun) egressSource(n *model.Node, dst netip.Addr, proto uint8, por
 	}
 	res, err := cr.sim.Trace(simulate.Query{Src: src, Dst: to, Port: port, Proto: proto, SPort: probeSPort})
 	if err != nil {
+		e.how = fmt.Sprintf("sent as the node's address %s (the walk of pod/%s's packet through node %s's rules failed: %v)", na, pod.Key(), n.Name, err)
 		return e
 	}
 	for _, path := range res.Paths {
@@ -843,10 +957,10 @@ func (cr *cloudRun) egressSource(n *model.Node, dst netip.Addr, proto uint8, por
 			if h.NetNS != "cloud" || h.Reply || !h.Packet.Src.IsValid() {
 				continue
 			}
-			if h.Packet.Src == pod.IPs[0] {
+			if h.Packet.Src == podIP {
 				e = egress{src: h.Packet.Src, how: fmt.Sprintf("sent as pod/%s's own address %s (node %s's rules do not masquerade it)", pod.Key(), h.Packet.Src, n.Name)}
 			} else {
-				e = egress{src: h.Packet.Src, how: fmt.Sprintf("sent as %s (node %s's rules translate pod/%s's %s)", h.Packet.Src, n.Name, pod.Key(), pod.IPs[0])}
+				e = egress{src: h.Packet.Src, how: fmt.Sprintf("sent as %s (node %s's rules translate pod/%s's %s)", h.Packet.Src, n.Name, pod.Key(), podIP)}
 			}
 			return e
 		}
@@ -937,7 +1051,7 @@ func (cr *cloudRun) localOverlap(pc netip.Prefix, rr cloud.RoutedRange) {
 		what  string
 	)
 	for _, n := range cr.r.c.Nodes {
-		if a, w := cr.podOn(n); a.IsValid() && ov.Contains(a) {
+		if a, w := cr.podOn(n, ov.Addr()); a.IsValid() && ov.Contains(a) {
 			owner, addr, what = n, a, w
 			break
 		}
@@ -957,7 +1071,7 @@ func (cr *cloudRun) localOverlap(pc netip.Prefix, rr cloud.RoutedRange) {
 	if owner != nil {
 		var from *model.Node
 		for _, n := range cr.r.c.Nodes {
-			if n != owner && nodeAddr(n).IsValid() {
+			if n != owner && nodeAddrLike(n, addr).IsValid() {
 				from = n
 				break
 			}
@@ -966,7 +1080,7 @@ func (cr *cloudRun) localOverlap(pc netip.Prefix, rr cloud.RoutedRange) {
 			cr.note(fmt.Sprintf("cloud: pod CIDR %s overlaps %s (%s), and with one node whether the network delivers pod addresses there (VPC-native) was not checked", pc, rr.Prefix, rr.Object))
 			return
 		}
-		pk := packet.Packet{Src: nodeAddr(from), Dst: addr, Proto: packet.TCP, SPort: probeSPort, DPort: kubeletPort, CtState: packet.CtNew}
+		pk := packet.Packet{Src: nodeAddrLike(from, addr), Dst: addr, Proto: packet.TCP, SPort: probeSPort, DPort: kubeletPort, CtState: packet.CtNew}
 		ds, land := cr.p.Route(cloud.Leg{From: from.Name, To: owner.Name, Via: addr, Packet: pk})
 		blocked := ""
 		for _, d := range ds {

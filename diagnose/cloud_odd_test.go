@@ -1,0 +1,136 @@
+package diagnose
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// oddCluster adds to the testbed what real bundles hold now and then: a node without
+// addresses or pod CIDR, an IPv6-only node, Services without ports, an IPv6 load balancer
+// whose source ranges are IPv6 only, and an IPv6 endpoint outside the cluster.
+const oddCluster = `---
+apiVersion: v1
+kind: Node
+metadata: {name: node3}
+spec: {}
+---
+apiVersion: v1
+kind: Node
+metadata: {name: node6}
+spec: {podCIDR: "fd00:244:6::/64", podCIDRs: ["fd00:244:6::/64"]}
+status:
+  addresses: [{address: "fd00:200::16", type: InternalIP}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: lb-noports, namespace: default}
+spec: {type: LoadBalancer}
+status: {loadBalancer: {ingress: [{ip: 203.0.113.50}]}}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: np-noports, namespace: default}
+spec: {type: NodePort, externalTrafficPolicy: Local}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: lb6, namespace: default}
+spec:
+  type: LoadBalancer
+  loadBalancerSourceRanges: ["2001:db8:1::/48"]
+  ports: [{port: 443, protocol: TCP, nodePort: 30443}]
+status: {loadBalancer: {ingress: [{ip: "2001:db8:ffff::5"}]}}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: db6, namespace: default}
+spec:
+  clusterIP: None
+  ports: [{name: db, port: 5432, protocol: TCP}]
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: db6-1
+  namespace: default
+  labels: {kubernetes.io/service-name: db6}
+addressType: IPv6
+endpoints:
+- addresses: ["2001:db8:50::20"]
+  conditions: {ready: true}
+ports: [{name: db, port: 5432, protocol: TCP}]
+`
+
+// TestCloudOddBundles: nothing panics on odd objects, an empty cloud/ directory is a note,
+// and every probe the analysis cannot make is said in the notes.
+func TestCloudOddBundles(t *testing.T) {
+	dir := composeCloud(t, "aws", "healthy")
+	if err := os.WriteFile(filepath.Join(dir, "cluster/odd.yaml"), []byte(oddCluster), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f := &fakeCloud{}
+	withCloud(t, rangedCloud{f})
+	rep, err := Run(loadBundle(t, dir), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, fd := range rep.Findings {
+		t.Logf("%s %s: %s", fd.Severity, fd.Code, fd.Message)
+	}
+	for _, n := range rep.Notes {
+		t.Logf("note: %s", n)
+	}
+	lb6 := false
+	for _, l := range f.legs {
+		if l.Packet.Src.IsValid() && l.Packet.Dst.IsValid() && l.Packet.Src.Is4() != l.Packet.Dst.Is4() {
+			t.Errorf("a probe mixes address families: %+v", l.Packet)
+		}
+	}
+	for _, fd := range rep.Findings {
+		if fd.Code == "cloud-lb-unknown" && strings.Contains(fd.Message, "service/default/lb6") {
+			lb6 = true
+			// The Service admits 2001:db8:1::/48 only: the probe's client is in it.
+			if !strings.HasPrefix(fd.Message, "client 2001:db8:1::1 to service/default/lb6's load balancer [2001:db8:ffff::5]:443") || strings.Contains(fd.Message, "198.51.100.7") {
+				t.Errorf("lb6 probed from a client its source ranges do not admit: %s", fd.Message)
+			}
+		}
+	}
+	if !lb6 {
+		t.Errorf("the IPv6 load balancer the exports do not know is not a warning: %v", rep.Codes())
+	}
+	for _, want := range []string{
+		"service/default/lb-noports has no ports",
+		"service/default/np-noports is of type NodePort but lists no node port",
+		"node node3 has no address: its pods' traffic to the internet was not checked",
+		"node node1 has no address of 2001:db8:50::20's family",
+		"pod traffic between 10 pair(s) of nodes was not checked",
+	} {
+		found := false
+		for _, n := range rep.Notes {
+			found = found || strings.Contains(n, want)
+		}
+		if !found {
+			t.Errorf("no note %q: %v", want, rep.Notes)
+		}
+	}
+
+	// An empty cloud/ directory: a note, not a silent pass.
+	dir = composeCloud(t, "aws", "healthy")
+	if err := os.RemoveAll(filepath.Join(dir, "cloud/aws")); err != nil {
+		t.Fatal(err)
+	}
+	cloudOpener = nil
+	rep, err = Run(loadBundle(t, dir), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, n := range rep.Notes {
+		found = found || strings.Contains(n, "cloud/ holds no export netsim reads")
+	}
+	if !found {
+		t.Errorf("an empty cloud/ is not noted: %v", rep.Notes)
+	}
+}
