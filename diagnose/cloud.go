@@ -83,6 +83,27 @@ type endpointRef struct {
 	svc   string
 }
 
+// less orders endpoints by node, address, protocol and port: a total order, so the
+// probes' order does not depend on the order the Services were read in.
+func (a endpointRef) less(b endpointRef) bool {
+	var an, bn string
+	if a.node != nil {
+		an = a.node.Name
+	}
+	if b.node != nil {
+		bn = b.node.Name
+	}
+	switch {
+	case an != bn:
+		return an < bn
+	case a.addr != b.addr:
+		return a.addr.Less(b.addr)
+	case a.proto != b.proto:
+		return a.proto < b.proto
+	}
+	return a.port < b.port
+}
+
 // cloudRun is one cloud analysis.
 type cloudRun struct {
 	r       *run
@@ -187,26 +208,36 @@ func (cr *cloudRun) prepare() {
 	ident, byProvider := cr.p.(cloud.CloudIdentifier)
 	byKey := map[string]*nodeClass{}
 	how := "every node is its own class"
+	var unmapped []string
 	for _, n := range nodes {
 		key := n.Name
-		switch {
-		// Small clusters are judged node by node even when the provider can group them:
-		// a node's own routes (a host-gw pod-CIDR route, row 5) are not part of its
-		// identity, and exactness costs little there.
-		case byProvider && len(nodes) > exactClassLimit:
-			if id, ok := ident.CloudIdentity(n.Name); ok {
+		if len(nodes) > exactClassLimit {
+			// Small clusters are judged node by node even when the provider can group
+			// them: a node's own routes (a host-gw pod-CIDR route, row 5) are not part of
+			// its identity, and exactness costs little there.
+			id, ok := "", false
+			if byProvider {
+				id, ok = ident.CloudIdentity(n.Name)
+				how = "nodes are grouped by the identity " + cr.p.Name() + " gives them (subnet, groups, tags)"
+			} else {
+				how = fmt.Sprintf("nodes are grouped by their zone, node-pool and role labels (%s does not say which nodes share a subnet and groups; two nodes of one pool with different groups would be judged as one)", cr.p.Name())
+			}
+			if ok {
 				key = "cloud:" + id
-			}
-			how = "nodes are grouped by the identity " + cr.p.Name() + " gives them (subnet, groups, tags)"
-		case len(nodes) > exactClassLimit:
-			var parts []string
-			for _, l := range classLabels {
-				if v, ok := n.Labels[l]; ok {
-					parts = append(parts, l+"="+v)
+			} else {
+				// Not mapped by the exports: grouped by labels, not one class each, so
+				// exports of another account do not make every pair of nodes a probe.
+				if byProvider {
+					unmapped = append(unmapped, n.Name)
 				}
+				var parts []string
+				for _, l := range classLabels {
+					if v, ok := n.Labels[l]; ok {
+						parts = append(parts, l+"="+v)
+					}
+				}
+				key = "labels:" + strings.Join(parts, ",")
 			}
-			key = "labels:" + strings.Join(parts, ",")
-			how = fmt.Sprintf("nodes are grouped by their zone, node-pool and role labels (%s does not say which nodes share a subnet and groups; two nodes of one pool with different groups would be judged as one)", cr.p.Name())
 		}
 		cl := byKey[key]
 		if cl == nil {
@@ -217,6 +248,9 @@ func (cr *cloudRun) prepare() {
 		cl.nodes = append(cl.nodes, n)
 	}
 	cr.notes = append(cr.notes, fmt.Sprintf("cloud/%s: %d node(s) judged as %d class(es): %s", cr.p.Name(), len(nodes), len(cr.classes), how))
+	if len(unmapped) > 0 {
+		cr.notes = append(cr.notes, fmt.Sprintf("cloud/%s: %d node(s) are not in the exports and were grouped by their zone, node-pool and role labels instead: %s", cr.p.Name(), len(unmapped), listSome(unmapped, 10)))
+	}
 
 	ports := map[protoNum]bool{}
 	hosts, outs := map[string]bool{}, map[string]bool{}
@@ -234,6 +268,9 @@ func (cr *cloudRun) prepare() {
 				continue
 			}
 			for _, epp := range ep.Ports {
+				if epp.Port == 0 {
+					continue // a port the slice does not give: nothing to probe
+				}
 				pn := protoNum{protoOf(epp.Protocol), uint16(epp.Port)}
 				if n := c.NodeByAddr(ep.Addr); n != nil {
 					k := n.Name + " " + pn.String()
@@ -248,6 +285,7 @@ func (cr *cloudRun) prepare() {
 						// The API server: a managed control plane is reached through
 						// a path the exports may not show (EKS's cross-account
 						// interfaces, GKE's peering); kubelet's side is probed below.
+						cr.note(fmt.Sprintf("cloud: the API server's endpoint %s (service/default/kubernetes) is outside the nodes: the way pods and nodes reach it (a managed control plane's own path) was not checked", netip.AddrPortFrom(ep.Addr, uint16(epp.Port))))
 						continue
 					}
 					k := ep.Addr.String() + " " + pn.String()
@@ -279,20 +317,8 @@ func (cr *cloudRun) prepare() {
 		cr.notes = append(cr.notes, fmt.Sprintf("cloud: pod-to-pod probes cover the first %d of %d Service target ports; not probed: %s", maxPodPorts, len(cr.podPorts), listSome(rest, 10)))
 		cr.podPorts = cr.podPorts[:maxPodPorts]
 	}
-	sort.Slice(cr.outEps, func(i, j int) bool {
-		a, b := cr.outEps[i], cr.outEps[j]
-		if a.addr != b.addr {
-			return a.addr.Less(b.addr)
-		}
-		return a.port < b.port
-	})
-	sort.Slice(cr.hostEps, func(i, j int) bool {
-		a, b := cr.hostEps[i], cr.hostEps[j]
-		if a.node.Name != b.node.Name {
-			return a.node.Name < b.node.Name
-		}
-		return a.port < b.port
-	})
+	sort.Slice(cr.outEps, func(i, j int) bool { return cr.outEps[i].less(cr.outEps[j]) })
+	sort.Slice(cr.hostEps, func(i, j int) bool { return cr.hostEps[i].less(cr.hostEps[j]) })
 }
 
 func protoOf(p corev1.Protocol) uint8 {
@@ -415,6 +441,7 @@ func (cr *cloudRun) encapFor(a, b *model.Node, dst netip.Addr) encap {
 	switch {
 	case l.Kind == "vxlan" || l.VXLAN != nil:
 		port := 8472 // the kernel's default dstport (flannel's); Calico and Cilium set 4789 / 8472
+		assumed := ""
 		if l.VXLAN != nil {
 			if l.VXLAN.Port != 0 {
 				port = l.VXLAN.Port
@@ -422,10 +449,14 @@ func (cr *cloudRun) encapFor(a, b *model.Node, dst netip.Addr) encap {
 			if l.VXLAN.Local.IsValid() {
 				src = l.VXLAN.Local
 			}
+		} else {
+			// Said, since a CNI on 4789 (Calico) would be judged on the wrong port.
+			assumed = " assumed"
+			cr.note(fmt.Sprintf("cloud: node %s's VXLAN device %s has no configuration in the dump (dump it with ip -d): its outer packet was judged on the kernel's default UDP port 8472", a.Name, l.Name))
 		}
 		e.kind = "vxlan"
 		e.outer = packet.Packet{Src: src, Dst: peer, Proto: packet.UDP, SPort: 49152, DPort: uint16(port), CtState: packet.CtNew}
-		e.label = fmt.Sprintf("VXLAN (UDP %d, %s)", port, l.Name)
+		e.label = fmt.Sprintf("VXLAN (UDP %d%s, %s)", port, assumed, l.Name)
 	case l.Kind == "geneve":
 		e.kind = "geneve"
 		e.outer = packet.Packet{Src: src, Dst: peer, Proto: packet.UDP, SPort: 49152, DPort: 6081, CtState: packet.CtNew}
