@@ -179,6 +179,9 @@ func (r *run) checkCloud() ([]string, error) {
 		return []string{"cloud/ holds no export netsim reads: security groups and cloud route tables were not checked"}, nil
 	}
 	cr := &cloudRun{r: r, p: p, routers: map[string]*nodeRoutes{}, findings: map[string]*cloudFinding{}, sources: map[string]egress{}}
+	if len(unread) > 0 {
+		cr.notes = append(cr.notes, fmt.Sprintf("cloud/%s was not read: the cloud was judged with cloud/%s's exports only, so nodes in another provider's network are unknown to it", strings.Join(unread, ", cloud/"), p.Name()))
+	}
 	cr.prepare()
 	cr.nodeToNode()
 	cr.outsideToLB()
@@ -608,13 +611,7 @@ func (cr *cloudRun) cross(a, b *model.Node, p packet.Packet, via netip.Addr, wha
 		return
 	}
 	if land.Node != b.Name {
-		where := land.Beyond
-		if land.Node != "" {
-			where = "node " + land.Node
-		}
-		if where == "" {
-			where = "nowhere"
-		}
+		where := landingText(land)
 		cr.record("node-to-node", what, a.Name, cloud.Decision{Verdict: cloud.Misroute, Code: "cloud-misroute",
 			Message: fmt.Sprintf("the %s network delivers %s to %s, not to node %s", cr.p.Name(), flowText(p), where, b.Name),
 			Fix:     "route node " + b.Name + "'s addresses to its interface"}, []Evidence{object("node", b.Name, b.Pos)})
@@ -678,6 +675,17 @@ func (cr *cloudRun) record(kind, what, node string, d cloud.Decision, extra []Ev
 		flows: []string{what}, nodes: map[string]bool{node: true},
 	}
 	cr.order = append(cr.order, key)
+}
+
+// landingText says where the provider's network handed a packet over.
+func landingText(land cloud.Landing) string {
+	switch {
+	case land.Node != "":
+		return "node " + land.Node
+	case land.Beyond != "":
+		return land.Beyond
+	}
+	return "nowhere"
 }
 
 func flowText(p packet.Packet) string {
@@ -1129,10 +1137,7 @@ func (cr *cloudRun) localOverlap(pc netip.Prefix, rr cloud.RoutedRange) {
 		case blocked != "":
 			why = fmt.Sprintf("the network does not deliver %s (%s) to node %s: %s", addr, what, owner.Name, blocked)
 		default:
-			to := land.Beyond
-			if land.Node != "" {
-				to = "node " + land.Node
-			}
+			to := landingText(land)
 			why = fmt.Sprintf("the network delivers %s (%s) to %s, not to node %s", addr, what, to, owner.Name)
 		}
 	}

@@ -76,12 +76,6 @@ func TestCloudOddBundles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, fd := range rep.Findings {
-		t.Logf("%s %s: %s", fd.Severity, fd.Code, fd.Message)
-	}
-	for _, n := range rep.Notes {
-		t.Logf("note: %s", n)
-	}
 	lb6 := false
 	for _, l := range f.legs {
 		if l.Packet.Src.IsValid() && l.Packet.Dst.IsValid() && l.Packet.Src.Is4() != l.Packet.Dst.Is4() {
@@ -107,10 +101,7 @@ func TestCloudOddBundles(t *testing.T) {
 		"node node1 has no address of 2001:db8:50::20's family",
 		"pod traffic between 10 pair(s) of nodes was not checked",
 	} {
-		found := false
-		for _, n := range rep.Notes {
-			found = found || strings.Contains(n, want)
-		}
+		found := hasNote(rep, want)
 		if !found {
 			t.Errorf("no note %q: %v", want, rep.Notes)
 		}
@@ -126,11 +117,50 @@ func TestCloudOddBundles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	found := false
-	for _, n := range rep.Notes {
-		found = found || strings.Contains(n, "cloud/ holds no export netsim reads")
-	}
-	if !found {
+	if !hasNote(rep, "cloud/ holds no export netsim reads") {
 		t.Errorf("an empty cloud/ is not noted: %v", rep.Notes)
 	}
+}
+
+// TestCloudTwoProviders: with exports of two providers, the cloud is judged with the first
+// (aws) and the other is said, never silently dropped.
+func TestCloudTwoProviders(t *testing.T) {
+	dir := composeCloud(t, "aws", "healthy")
+	if err := os.CopyFS(filepath.Join(dir, "cloud/gcp"), os.DirFS("../testdata/cloud/gcp/healthy/cloud/gcp")); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := Run(loadBundle(t, dir), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !hasNote(rep, "cloud/gcp was not read: the cloud was judged with cloud/aws's exports only") {
+		t.Errorf("the second provider is not noted: %v", rep.Notes)
+	}
+}
+
+// TestCloudUnmappedNodes: beyond the exact limit, a node the provider's exports do not map
+// is grouped by its labels (not a class of its own) and said in the notes.
+func TestCloudUnmappedNodes(t *testing.T) {
+	defer func(n int) { exactClassLimit = n }(exactClassLimit)
+	exactClassLimit = 1
+	withCloud(t, &fakeCloud{ident: map[string]string{"node1": "subnet-a"}})
+	rep, err := Run(loadBundle(t, "../testdata/faults/healthy.tar.gz"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"2 node(s) judged as 2 class(es)", "1 node(s) are not in the exports and were grouped by their zone, node-pool and role labels instead: node2"} {
+		if !hasNote(rep, want) {
+			t.Errorf("no note %q: %v", want, rep.Notes)
+		}
+	}
+}
+
+// hasNote reports whether one of the report's notes holds s.
+func hasNote(rep *Report, s string) bool {
+	for _, n := range rep.Notes {
+		if strings.Contains(n, s) {
+			return true
+		}
+	}
+	return false
 }

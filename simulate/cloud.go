@@ -22,7 +22,9 @@ import (
 type cloudState struct {
 	opened bool
 	p      cloud.Provider
-	// unread names provider directories netsim cannot read yet: their checks are unknown.
+	// unread names provider directories netsim did not read: ones it cannot read yet
+	// (their checks are unknown when no provider was read), and, when p is set, further
+	// providers beside p's.
 	unread []string
 }
 
@@ -82,7 +84,9 @@ func (s *Simulator) openCloud() error {
 	s.cloud.opened = true
 	for _, name := range s.C.CloudProviders() {
 		open := cloudOpeners[name]
-		if open == nil {
+		if open == nil || s.cloud.p != nil {
+			// Not read: netsim cannot read it yet, or it is a second provider (the walk
+			// judges with one; the first, in name order, is kept).
 			s.cloud.unread = append(s.cloud.unread, name)
 			continue
 		}

@@ -8,8 +8,9 @@ import (
 // OpenCloud opens the bundle's cloud provider as the walk does (every provider registered
 // in cloudOpeners), for analyses that judge cloud traffic without a walk (netsim
 // diagnose). p is nil when the bundle has no exports netsim reads; unread names the
-// provider directories under cloud/ that netsim cannot read yet. A malformed export is an
-// error naming its file and line.
+// provider directories under cloud/ that were not read: those netsim cannot read yet, and
+// any beside p's (one provider judges a bundle: the first in name order). A malformed
+// export is an error naming its file and line.
 func OpenCloud(c *model.Cluster) (p cloud.Provider, unread []string, err error) {
 	s := &Simulator{C: c}
 	if err := s.openCloud(); err != nil {
