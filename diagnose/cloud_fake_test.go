@@ -167,10 +167,7 @@ func TestCloudClassesAndRanges(t *testing.T) {
 	if !pod || !svc {
 		t.Errorf("want pod and Service CIDR overlaps, got pod=%v svc=%v: %v", pod, svc, rep.Findings)
 	}
-	class := false
-	for _, n := range rep.Notes {
-		class = class || strings.Contains(n, "2 node(s) judged as 1 class(es)")
-	}
+	class := hasNote(rep, "2 node(s) judged as 1 class(es)")
 	if !class {
 		t.Errorf("the provider's identity did not make one class: %v", rep.Notes)
 	}
@@ -280,10 +277,7 @@ spec:
 				}
 			}
 		}
-		noted := false
-		for _, n := range rep.Notes {
-			noted = noted || strings.Contains(n, "does not say the Service CIDR")
-		}
+		noted := hasNote(rep, "does not say the Service CIDR")
 		if found != withPod || noted == withPod {
 			t.Errorf("withPod=%v: overlap found %v, noted %v: %v", withPod, found, noted, rep.Notes)
 		}
