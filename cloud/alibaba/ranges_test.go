@@ -2,16 +2,11 @@ package alibaba
 
 import (
 	"fmt"
-	"io/fs"
 	"net/netip"
-	"os"
-	"path/filepath"
-	"sort"
-	"strings"
 	"testing"
 
 	"github.com/netsim/netsim/cloud"
-	"github.com/netsim/netsim/model/source"
+	"github.com/netsim/netsim/cloud/cloudtest"
 )
 
 // testbedNodes are the nodes of testdata/bundles/two-node-iptables, which the cloud test
@@ -24,45 +19,7 @@ var testbedNodes = []cloud.Node{
 // bundleProvider opens testdata/cloud/alibaba/NAME's exports over the testbed's nodes.
 func bundleProvider(t *testing.T, name string) *Provider {
 	t.Helper()
-	root := filepath.Join("../../testdata/cloud/alibaba", name, "cloud/alibaba")
-	files := map[string]*source.File{}
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		data, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(root, p)
-		files[filepath.ToSlash(rel)] = source.NewFile("cloud/alibaba/"+filepath.ToSlash(rel), data)
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	x, err := Parse("cloud/alibaba", files)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return New(x, testbedNodes, []netip.Prefix{netip.MustParsePrefix("10.244.0.0/16")})
-}
-
-// rangeLines renders ranges as "PREFIX local|-> WHERE @FILE:LINE OBJECT", sorted.
-func rangeLines(rs []cloud.RoutedRange) []string {
-	var out []string
-	for _, r := range rs {
-		s := r.Prefix.String() + " -> " + r.Where
-		if r.Local {
-			s = r.Prefix.String() + " local"
-		}
-		if r.Pods {
-			s += " pods"
-		}
-		out = append(out, fmt.Sprintf("%s @%s:%d %s", s, r.Pos.File, r.Pos.Line, r.Object))
-	}
-	sort.Strings(out)
-	return out
+	return New(cloudtest.ParseBundle(t, "alibaba", name, Parse), testbedNodes, cloudtest.TestbedPodCIDRs)
 }
 
 // TestAlibabaRoutedRanges: the vSwitches of the nodes' VPC are Local (row 24's legacy
@@ -81,11 +38,8 @@ func TestAlibabaRoutedRanges(t *testing.T) {
 			"10.244.0.0/17 local @cloud/alibaba/DescribeVSwitches.json:32 vswitch/vsw-bp1legacy00000001", fmt.Sprintf(vpn, 49)},
 	} {
 		t.Run(name, func(t *testing.T) {
-			got := rangeLines(bundleProvider(t, name).RoutedRanges())
-			sort.Strings(want)
-			if strings.Join(got, "\n") != strings.Join(want, "\n") {
-				t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
-			}
+			got := cloudtest.RangeLines(bundleProvider(t, name).RoutedRanges())
+			cloudtest.SameLines(t, got, want)
 		})
 	}
 }

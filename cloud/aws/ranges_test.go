@@ -1,17 +1,11 @@
 package aws
 
 import (
-	"fmt"
-	"io/fs"
 	"net/netip"
-	"os"
-	"path/filepath"
-	"sort"
-	"strings"
 	"testing"
 
 	"github.com/netsim/netsim/cloud"
-	"github.com/netsim/netsim/model/source"
+	"github.com/netsim/netsim/cloud/cloudtest"
 )
 
 // testbedNodes are the nodes of testdata/bundles/two-node-iptables, which the cloud test
@@ -24,45 +18,7 @@ var testbedNodes = []cloud.Node{
 // bundleProvider opens testdata/cloud/aws/NAME's exports over the testbed's nodes.
 func bundleProvider(t *testing.T, name string) *Provider {
 	t.Helper()
-	root := filepath.Join("../../testdata/cloud/aws", name, "cloud/aws")
-	files := map[string]*source.File{}
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		data, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(root, p)
-		files[filepath.ToSlash(rel)] = source.NewFile("cloud/aws/"+filepath.ToSlash(rel), data)
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	x, err := Parse("cloud/aws", files)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return New(x, testbedNodes, []netip.Prefix{netip.MustParsePrefix("10.244.0.0/16")})
-}
-
-// rangeLines renders ranges as "PREFIX local|-> WHERE @FILE:LINE OBJECT", sorted.
-func rangeLines(rs []cloud.RoutedRange) []string {
-	var out []string
-	for _, r := range rs {
-		s := r.Prefix.String() + " -> " + r.Where
-		if r.Local {
-			s = r.Prefix.String() + " local"
-		}
-		if r.Pods {
-			s += " pods"
-		}
-		out = append(out, fmt.Sprintf("%s @%s:%d %s", s, r.Pos.File, r.Pos.Line, r.Object))
-	}
-	sort.Strings(out)
-	return out
+	return New(cloudtest.ParseBundle(t, "aws", name, Parse), testbedNodes, cloudtest.TestbedPodCIDRs)
 }
 
 // TestAWSRoutedRanges: the ranges of the nodes' VPC from the test bundles' route tables:
@@ -84,11 +40,8 @@ func TestAWSRoutedRanges(t *testing.T) {
 		},
 	} {
 		t.Run(name, func(t *testing.T) {
-			got := rangeLines(bundleProvider(t, name).RoutedRanges())
-			sort.Strings(want)
-			if strings.Join(got, "\n") != strings.Join(want, "\n") {
-				t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
-			}
+			got := cloudtest.RangeLines(bundleProvider(t, name).RoutedRanges())
+			cloudtest.SameLines(t, got, want)
 		})
 	}
 }

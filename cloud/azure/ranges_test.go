@@ -1,17 +1,12 @@
 package azure
 
 import (
-	"fmt"
-	"io/fs"
 	"net/netip"
-	"os"
-	"path/filepath"
-	"sort"
 	"strings"
 	"testing"
 
 	"github.com/netsim/netsim/cloud"
-	"github.com/netsim/netsim/model/source"
+	"github.com/netsim/netsim/cloud/cloudtest"
 )
 
 // testbedNodes are the nodes of testdata/bundles/two-node-iptables, which the cloud test
@@ -24,45 +19,7 @@ var testbedNodes = []cloud.Node{
 // bundleProvider opens testdata/cloud/azure/NAME's exports over the testbed's nodes.
 func bundleProvider(t *testing.T, name string) *Provider {
 	t.Helper()
-	root := filepath.Join("../../testdata/cloud/azure", name, "cloud/azure")
-	files := map[string]*source.File{}
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		data, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(root, p)
-		files[filepath.ToSlash(rel)] = source.NewFile("cloud/azure/"+filepath.ToSlash(rel), data)
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	x, err := Parse("cloud/azure", files)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return New(x, testbedNodes, []netip.Prefix{netip.MustParsePrefix("10.244.0.0/16")})
-}
-
-// rangeLines renders ranges as "PREFIX local|-> WHERE @FILE:LINE OBJECT", sorted.
-func rangeLines(rs []cloud.RoutedRange) []string {
-	var out []string
-	for _, r := range rs {
-		s := r.Prefix.String() + " -> " + r.Where
-		if r.Local {
-			s = r.Prefix.String() + " local"
-		}
-		if r.Pods {
-			s += " pods"
-		}
-		out = append(out, fmt.Sprintf("%s @%s:%d %s", s, r.Pos.File, r.Pos.Line, r.Object))
-	}
-	sort.Strings(out)
-	return out
+	return New(cloudtest.ParseBundle(t, "azure", name, Parse), testbedNodes, cloudtest.TestbedPodCIDRs)
 }
 
 // TestAzureRoutedRanges: the VNet's address space is Local; row 24's Connected peering
@@ -77,11 +34,8 @@ func TestAzureRoutedRanges(t *testing.T) {
 			"10.244.0.0/16 -> the peered VNet through peering to-legacy @cloud/azure/vnet-list.json:44 virtualnetwork/aks-vnet peering to-legacy"},
 	} {
 		t.Run(name, func(t *testing.T) {
-			got := rangeLines(bundleProvider(t, name).RoutedRanges())
-			sort.Strings(want)
-			if strings.Join(got, "\n") != strings.Join(want, "\n") {
-				t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
-			}
+			got := cloudtest.RangeLines(bundleProvider(t, name).RoutedRanges())
+			cloudtest.SameLines(t, got, want)
 		})
 	}
 }
@@ -96,17 +50,14 @@ func TestAzureRoutedRangesUDR(t *testing.T) {
 	rt.Routes = append(rt.Routes, udr("onprem", "172.16.0.0/12", HopGateway, ""), udr("hub", "192.168.0.0/16", HopAppliance, "10.9.0.4"),
 		udr("drop", "10.99.0.0/16", HopNone, ""), udr("web", "203.0.113.0/24", HopInternet, ""), udr("default", "0.0.0.0/0", HopAppliance, "10.9.0.4"))
 	x.VNets[0].Peerings = []*Peering{{Name: "off", State: "Disconnected", RemoteSpace: pfx("10.50.0.0/16")}}
-	got := rangeLines(provider(x).RoutedRanges())
+	got := cloudtest.RangeLines(provider(x).RoutedRanges())
 	want := []string{
 		"10.0.0.0/16 local @cloud/azure/vnet-list.json:1 virtualnetwork/v address space 10.0.0.0/16",
 		"172.16.0.0/12 -> the virtual network gateway (VPN or ExpressRoute) @cloud/azure/route-table-list.json:9 routetable/rt route onprem",
 		"192.168.0.0/16 -> the virtual appliance 10.9.0.4 @cloud/azure/route-table-list.json:9 routetable/rt route hub",
 		"203.0.113.0/24 -> the internet @cloud/azure/route-table-list.json:9 routetable/rt route web",
 	}
-	sort.Strings(want)
-	if strings.Join(got, "\n") != strings.Join(want, "\n") {
-		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
-	}
+	cloudtest.SameLines(t, got, want)
 }
 
 // TestAzureCloudIdentity: the testbed's nodes share subnet and groups, but node2 has a

@@ -1,17 +1,12 @@
 package gcp
 
 import (
-	"fmt"
-	"io/fs"
 	"net/netip"
-	"os"
-	"path/filepath"
-	"sort"
 	"strings"
 	"testing"
 
 	"github.com/netsim/netsim/cloud"
-	"github.com/netsim/netsim/model/source"
+	"github.com/netsim/netsim/cloud/cloudtest"
 )
 
 // testbedNodes are the nodes of testdata/bundles/two-node-iptables, which the cloud test
@@ -24,45 +19,7 @@ var testbedNodes = []cloud.Node{
 // bundleProvider opens testdata/cloud/gcp/NAME's exports over the testbed's nodes.
 func bundleProvider(t *testing.T, name string) *Provider {
 	t.Helper()
-	root := filepath.Join("../../testdata/cloud/gcp", name, "cloud/gcp")
-	files := map[string]*source.File{}
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		data, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(root, p)
-		files[filepath.ToSlash(rel)] = source.NewFile("cloud/gcp/"+filepath.ToSlash(rel), data)
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	x, err := Parse("cloud/gcp", files)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return New(x, testbedNodes, []netip.Prefix{netip.MustParsePrefix("10.244.0.0/16")})
-}
-
-// rangeLines renders ranges as "PREFIX local|-> WHERE @FILE:LINE OBJECT", sorted.
-func rangeLines(rs []cloud.RoutedRange) []string {
-	var out []string
-	for _, r := range rs {
-		s := r.Prefix.String() + " -> " + r.Where
-		if r.Local {
-			s = r.Prefix.String() + " local"
-		}
-		if r.Pods {
-			s += " pods"
-		}
-		out = append(out, fmt.Sprintf("%s @%s:%d %s", s, r.Pos.File, r.Pos.Line, r.Object))
-	}
-	sort.Strings(out)
-	return out
+	return New(cloudtest.ParseBundle(t, "gcp", name, Parse), testbedNodes, cloudtest.TestbedPodCIDRs)
 }
 
 // TestGCPRoutedRanges: the test bundles' subnet routes are Local, the VPC-native pod range
@@ -80,11 +37,8 @@ func TestGCPRoutedRanges(t *testing.T) {
 		},
 	} {
 		t.Run(name, func(t *testing.T) {
-			got := rangeLines(bundleProvider(t, name).RoutedRanges())
-			sort.Strings(want)
-			if strings.Join(got, "\n") != strings.Join(want, "\n") {
-				t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
-			}
+			got := cloudtest.RangeLines(bundleProvider(t, name).RoutedRanges())
+			cloudtest.SameLines(t, got, want)
 		})
 	}
 }
@@ -105,7 +59,7 @@ func TestGCPRoutedRangesSubnets(t *testing.T) {
  {"name": "to-a", "network": "x/networks/vpc", "destRange": "10.9.9.0/24", "nextHopInstance": "z/instances/a"},
  {"name": "other", "network": "x/networks/other", "destRange": "10.60.0.0/16", "nextHopPeering": "p"},
  {"name": "default", "network": "x/networks/vpc", "destRange": "0.0.0.0/0", "nextHopGateway": "g/default-internet-gateway"}]`})
-	got := rangeLines(New(x, nodes(), nil).RoutedRanges())
+	got := cloudtest.RangeLines(New(x, nodes(), nil).RoutedRanges())
 	want := []string{
 		"10.0.0.0/24 local @cloud/gcp/subnets.json:1 subnetwork/s",
 		"10.4.0.0/16 local pods @cloud/gcp/subnets.json:1 subnetwork/s secondary range pods",
@@ -114,10 +68,7 @@ func TestGCPRoutedRangesSubnets(t *testing.T) {
 		"172.16.0.0/12 -> VPN tunnel t1 @cloud/gcp/routes.json:4 route/onprem",
 		"192.168.0.0/16 -> instance c @cloud/gcp/routes.json:5 route/fw",
 	}
-	sort.Strings(want)
-	if strings.Join(got, "\n") != strings.Join(want, "\n") {
-		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
-	}
+	cloudtest.SameLines(t, got, want)
 }
 
 // TestGCPCloudIdentity: the testbed's nodes share network, tags and service account, but
