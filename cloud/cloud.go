@@ -144,7 +144,7 @@ type Provider interface {
 // its security groups, network tags or NSGs; whether it has a public address). Nodes with
 // the same identity meet the same rules, so diagnose judges them once, as one class, in
 // clusters beyond its exact limit (64 nodes). ok is false for a node the exports do not
-// map; such a node is judged on its own.
+// map; diagnose groups such nodes by their zone, node-pool and role labels, and says so.
 type CloudIdentifier interface {
 	CloudIdentity(node string) (id string, ok bool)
 }

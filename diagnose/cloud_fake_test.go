@@ -171,6 +171,15 @@ func TestCloudClassesAndRanges(t *testing.T) {
 	if !class {
 		t.Errorf("the provider's identity did not make one class: %v", rep.Notes)
 	}
+	pairs := map[string]bool{}
+	for _, l := range f.legs {
+		if l.From != "" && l.To != "" && l.Packet.Src.Is4() && l.Packet.Src.As4()[1] == 244 {
+			pairs[l.From+" -> "+l.To] = true
+		}
+	}
+	if len(pairs) != 1 {
+		t.Errorf("one class is one pair of nodes probed for pod traffic, got %v", pairs)
+	}
 }
 
 // TestCloudLocalOverlap: a pod CIDR inside the network's own range is VPC-native when the
