@@ -886,7 +886,7 @@ func (cr *cloudRun) toEndpoints() {
 				continue
 			}
 			p := packet.Packet{Src: eg.src, Dst: ep.addr, Proto: ep.proto, SPort: probeSPort, DPort: ep.port, CtState: packet.CtNew}
-			what := fmt.Sprintf("pods of node %s to %s:%d (%s), an endpoint of service/%s outside the cluster's nodes and pods, %s", n.Name, ep.addr, ep.port, strings.ToUpper(packet.ProtoName(ep.proto)), ep.svc, eg.how)
+			what := fmt.Sprintf("pods of node %s to %s (%s), an endpoint of service/%s outside the cluster's nodes and pods, %s", n.Name, netip.AddrPortFrom(ep.addr, ep.port), strings.ToUpper(packet.ProtoName(ep.proto)), ep.svc, eg.how)
 			l := cloud.Leg{From: n.Name, Via: ep.addr, Packet: p}
 			if cr.judge("to-endpoint", what, n.Name, cr.p.Egress(l)) {
 				continue
@@ -916,7 +916,7 @@ func (cr *cloudRun) toInternet() {
 			continue
 		}
 		p := packet.Packet{Src: eg.src, Dst: dst, Proto: packet.TCP, SPort: probeSPort, DPort: 443, CtState: packet.CtNew}
-		what := fmt.Sprintf("pods of node %s to the internet (%s:443), %s", n.Name, dst, eg.how)
+		what := fmt.Sprintf("pods of node %s to the internet (%s), %s", n.Name, netip.AddrPortFrom(dst, 443), eg.how)
 		l := cloud.Leg{From: n.Name, Via: dst, Packet: p}
 		if cr.judge("pod-to-internet", what, n.Name, cr.p.Egress(l)) {
 			continue
