@@ -1123,6 +1123,13 @@ func (cr *cloudRun) localOverlap(pc netip.Prefix, rr cloud.RoutedRange) {
 		ds, land := cr.p.Route(cloud.Leg{From: from.Name, To: owner.Name, Via: addr, Packet: pk})
 		blocked := ""
 		for _, d := range ds {
+			if d.Verdict == cloud.Unknown {
+				// Whether the network delivers pod addresses is not known: a gap, never
+				// an allow, nor an overlap error.
+				cr.record("cidr", fmt.Sprintf("pod CIDR %s overlaps %s, the %s network's own range (%s), and whether the network delivers %s (%s) to node %s (VPC-native) is not known", pc, rr.Prefix, cr.p.Name(), rr.Object, addr, what, owner.Name), "", d,
+					[]Evidence{{Object: rr.Object, File: rr.Pos.File, Line: rr.Pos.Line, Entry: rr.Pos.Entry}})
+				return
+			}
 			if d.Blocks() {
 				blocked = d.Verdict.String() + " at " + d.Object
 				if d.Message != "" {

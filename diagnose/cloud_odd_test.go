@@ -1,10 +1,13 @@
 package diagnose
 
 import (
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/netsim/netsim/cloud"
 )
 
 // oddCluster adds to the testbed what real bundles hold now and then: a node without
@@ -163,4 +166,42 @@ func hasNote(rep *Report, s string) bool {
 		}
 	}
 	return false
+}
+
+// unknownRoute is fakeCloud whose routes to pod addresses are unknown (a route-table export
+// missing).
+type unknownRoute struct{ rangedCloud }
+
+func (u unknownRoute) Route(l cloud.Leg) ([]cloud.Decision, cloud.Landing) {
+	if netip.MustParsePrefix("10.244.0.0/16").Contains(l.Packet.Dst) {
+		return []cloud.Decision{{Verdict: cloud.Unknown, Step: "fake route", Code: "cloud-missing-data", Message: "the bundle has no cloud/fake/routes.json", Fix: "add routes.json"}}, cloud.Landing{}
+	}
+	return u.rangedCloud.Route(l)
+}
+
+// TestCloudLocalOverlapUnknown: when the provider cannot say where a pod address inside
+// the network's own range goes, the overlap is a warning naming the missing export, not an
+// error and not VPC-native.
+func TestCloudLocalOverlapUnknown(t *testing.T) {
+	vpc := cloud.RoutedRange{Prefix: netip.MustParsePrefix("10.0.0.0/8"), Local: true, Where: "the VPC", Object: "vpc/v1"}
+	withCloud(t, unknownRoute{rangedCloud{&fakeCloud{ranges: []cloud.RoutedRange{vpc}}}})
+	rep, err := Run(loadBundle(t, "../testdata/faults/healthy.tar.gz"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, fd := range rep.Findings {
+		if strings.HasPrefix(fd.Message, "pod CIDR 10.244.0.0/16 overlaps 10.0.0.0/8") {
+			n++
+			if fd.Severity != Warning || fd.Code != "cloud-missing-data" || !strings.Contains(fd.Message, "routes.json") || fd.Fix != "add routes.json" {
+				t.Errorf("want a warning naming the missing export: %+v", fd)
+			}
+		}
+		if fd.Code == "cloud-cidr-overlap" && strings.Contains(fd.Message, "pod CIDR") {
+			t.Errorf("an unknown route made an overlap error: %s", fd.Message)
+		}
+	}
+	if n != 1 {
+		t.Errorf("want one gap for the pod CIDR, got %d: %v", n, rep.Codes())
+	}
 }
