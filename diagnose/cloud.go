@@ -564,9 +564,6 @@ func (cr *cloudRun) nodeToNode() {
 // podTraffic probes a's pods (and a itself, where kube-proxy masquerades) to b's pods, in
 // every address family both nodes have pods and addresses in.
 func (cr *cloudRun) podTraffic(a, b *model.Node) {
-	if len(cr.podPorts) == 0 {
-		return
-	}
 	probed := false
 	for _, fam := range families {
 		src, srcWhat := cr.podOn(a, fam)
@@ -584,6 +581,10 @@ func (cr *cloudRun) podTraffic(a, b *model.Node) {
 		default:
 			// The cloud sees only the outer packet: one probe for every pod port and family.
 			cr.cross(a, b, e.outer, e.outer.Dst, fmt.Sprintf("node %s to node %s, the overlay's %s carrying pod traffic", a.Name, b.Name, e.label))
+			return
+		}
+		if len(cr.podPorts) == 0 {
+			cr.note("cloud: no Service targets a port on pods: pod-to-pod traffic on the wire (no overlay) was not probed")
 			return
 		}
 		for _, pn := range cr.podPorts {

@@ -205,3 +205,22 @@ func TestCloudLocalOverlapUnknown(t *testing.T) {
 		t.Errorf("want one gap for the pod CIDR, got %d: %v", n, rep.Codes())
 	}
 }
+
+// TestCloudNoPodPorts: without a Service targeting pods, the native pod traffic has no port
+// to probe: a note says so instead of nothing.
+func TestCloudNoPodPorts(t *testing.T) {
+	dir := composeCloud(t, "aws", "healthy")
+	for _, f := range []string{"cluster/services.yaml", "cluster/endpointslices.yaml"} {
+		if err := os.Remove(filepath.Join(dir, f)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	withCloud(t, &fakeCloud{})
+	rep, err := Run(loadBundle(t, dir), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !hasNote(rep, "no Service targets a port on pods") {
+		t.Errorf("no note on the unprobed pod traffic: %v", rep.Notes)
+	}
+}
