@@ -1038,7 +1038,7 @@ func (cr *cloudRun) overlaps() {
 	for _, pc := range cr.r.podCIDRs {
 		native := reserved(pc)
 		for _, rr := range ranges {
-			if rr.Pods || !rr.Prefix.Overlaps(pc) || (rr.Local && native) {
+			if !rr.Prefix.Overlaps(pc) || (rr.Local && native) {
 				continue
 			}
 			if rr.Local {

@@ -224,3 +224,26 @@ func TestCloudNoPodPorts(t *testing.T) {
 		t.Errorf("no note on the unprobed pod traffic: %v", rep.Notes)
 	}
 }
+
+// TestCloudPodCIDRAcrossReservedRange: a pod CIDR that spills over a range the network
+// reserves for the cluster (GKE's services secondary range inside it) is not waved through
+// as reserved: where the network holds no pod address it is an overlap error citing the
+// reserved range.
+func TestCloudPodCIDRAcrossReservedRange(t *testing.T) {
+	svcs := cloud.RoutedRange{Prefix: netip.MustParsePrefix("10.244.128.0/17"), Local: true, Pods: true, Where: "subnetwork s", Object: "subnetwork/s secondary range services"}
+	inPods := func(l cloud.Leg) bool { return netip.MustParsePrefix("10.244.0.0/16").Contains(l.Packet.Dst) }
+	withCloud(t, rangedCloud{&fakeCloud{ranges: []cloud.RoutedRange{svcs}, lost: inPods}})
+	rep, err := Run(loadBundle(t, "../testdata/faults/healthy.tar.gz"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, fd := range rep.Findings {
+		if fd.Code == "cloud-cidr-overlap" && fd.Evidence[0].Object == svcs.Object && strings.HasPrefix(fd.Message, "pod CIDR 10.244.0.0/16") && fd.Severity == Error {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("no overlap error citing %s: %v", svcs.Object, rep.Findings)
+	}
+}
