@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"encoding/json"
 	"os/exec"
 	"strings"
 	"testing"
@@ -26,15 +25,7 @@ func TestTraceNFTAgainstKernel(t *testing.T) {
 	for _, n := range tb.Nodes {
 		mustExec(t, tb, n.NetNS, "sysctl", "-qw", "net.ipv4.icmp_ratelimit=0")
 	}
-	pod := func(name string) *testbed.Pod {
-		for _, p := range tb.Pods {
-			if p.Name == name {
-				return p
-			}
-		}
-		t.Fatalf("no pod %s", name)
-		return nil
-	}
+	pod := func(name string) *testbed.Pod { return podNamed(t, tb, name) }
 	svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "wrongport", Namespace: "default"}, Spec: corev1.ServiceSpec{Selector: map[string]string{"app": "echo"},
 		Ports: []corev1.ServicePort{{Port: 80, TargetPort: intstr.FromInt32(9090)}}}}
 	created, err := tb.Client.CoreV1().Services("default").Create(ctx, svc, metav1.CreateOptions{})
@@ -94,50 +85,9 @@ func TestTraceNFTAgainstKernel(t *testing.T) {
 	waitNFT(t, tb, "node1", "10.200.0.50 . tcp . 80", true)
 	waitNFT(t, tb, "node2", "10.200.0.60 . tcp . 80", true)
 	waitNFT(t, tb, "node1", "kube-system/kube-dns/udp/dns__"+pod("pod2a").IP, true)
-	setReady := func(t *testing.T, name string, ready bool) {
-		p, err := tb.Client.CoreV1().Pods("default").Get(ctx, name, metav1.GetOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		st := corev1.ConditionTrue
-		if !ready {
-			st = corev1.ConditionFalse
-		}
-		for i := range p.Status.Conditions {
-			if p.Status.Conditions[i].Type == corev1.PodReady || p.Status.Conditions[i].Type == corev1.ContainersReady {
-				p.Status.Conditions[i].Status = st
-			}
-		}
-		for i := range p.Status.ContainerStatuses {
-			p.Status.ContainerStatuses[i].Ready = ready
-		}
-		if _, err := tb.Client.CoreV1().Pods("default").UpdateStatus(ctx, p, metav1.UpdateOptions{}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	setReady := func(t *testing.T, name string, ready bool) { setPodReady(ctx, t, tb, name, ready) }
 	// hostVeth is the node's end of a pod's eth0.
-	hostVeth := func(p *testbed.Pod) string {
-		out := mustExec(t, tb, p.NetNS, "ip", "-j", "link", "show", "eth0")
-		var l []struct {
-			LinkIndex int `json:"link_index"`
-		}
-		if err := json.Unmarshal(out, &l); err != nil || len(l) == 0 {
-			t.Fatalf("ip link show eth0 in %s: %v %s", p.Name, err, out)
-		}
-		out = mustExec(t, tb, tb.Nodes[0].NetNS, "ip", "-j", "link", "show")
-		var links []struct {
-			Index int    `json:"ifindex"`
-			Name  string `json:"ifname"`
-		}
-		json.Unmarshal(out, &links)
-		for _, x := range links {
-			if x.Index == l[0].LinkIndex {
-				return x.Name
-			}
-		}
-		t.Fatalf("no host veth for %s", p.Name)
-		return ""
-	}
+	hostVeth := func(p *testbed.Pod) string { return hostVethOf(t, tb, p) }
 	waitNFT(t, tb, "node1", "30081", true)
 	n1, n2 := tb.Nodes[0].NetNS, tb.Nodes[1].NetNS
 	nftExec := func(t *testing.T, netns, ruleset string) {
