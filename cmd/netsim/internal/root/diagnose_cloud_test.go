@@ -25,6 +25,7 @@ func TestDiagnoseCloud(t *testing.T) {
 		{"gcp", "row18-firewall-tags-not-shared", "gcp-firewall-ingress", "", true},
 		{"aws", "row24-pod-cidr-overlap", "cloud-cidr-overlap", "routetable/rtb-0main00000000001 route 10.244.0.0/16", false},
 		{"gcp", "row24-pod-cidr-peering", "cloud-cidr-overlap", "route/peering-route-legacy-10-244", false},
+		{"alibaba", "row17-network-acl-nodeports", "alibaba-network-acl", "networkacl/nacl-bp1nodes00000001 ingress entry 2 (nae-bp1nodeport0001)", false},
 		{"alibaba", "row24-pod-cidr-overlap", "cloud-cidr-overlap", "vswitch/vsw-bp1legacy00000001", false},
 		{"tencent", "row17-network-acl-nodeports", "tencent-network-acl", "networkacl/acl-nodes001 ingress default rule", false},
 		{"tencent", "row24-pod-cidr-overlap-ccn", "cloud-cidr-overlap", "routetable/rtb-main0001 route 10.244.0.0/16", false},
