@@ -63,11 +63,11 @@ type Router struct {
 	// host and rest split each table for lpm: host routes (/32, /128) by address, the
 	// others in table order. kube-proxy's ipvs mode puts one local host route per Service
 	// address in the local table (10,000 Services: 10,000 routes to skip otherwise).
-	host map[string]map[netip.Addr][]*iproute.Route
-	rest map[string][]*iproute.Route
-	links          []iproute.Link
-	sysctls        sysctl.Table
-	hasRules       bool
+	host     map[string]map[netip.Addr][]*iproute.Route
+	rest     map[string][]*iproute.Route
+	links    []iproute.Link
+	sysctls  sysctl.Table
+	hasRules bool
 }
 
 // New indexes a namespace's routes, rules and links. With no rules dumped, the kernel's
